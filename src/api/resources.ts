@@ -27,7 +27,7 @@ export interface Condition {
   observedGeneration?: number;
 }
 
-export interface KubeObject<Spec = Record<string, unknown>, Status = Record<string, unknown>> {
+export interface KubeObject<Spec extends object = object, Status extends object = object> {
   apiVersion: string;
   kind: string;
   metadata: ObjectMeta;
@@ -109,7 +109,7 @@ export interface ServiceSpec {
 }
 
 export type Service = KubeObject<ServiceSpec, { conditions?: Condition[] }>;
-export type Namespace = KubeObject<Record<string, never>>;
+export type Namespace = KubeObject;
 
 // ---- networking.istio.io ----
 
