@@ -9,12 +9,11 @@ import { AmbitError } from "../errors.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { NodeSchema } from "./gen/envoy/config/core/v3/base_pb.js";
 import {
-  type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
   type DeltaDiscoveryResponse,
 } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 import { StatusSchema } from "./gen/google/rpc/status_pb.js";
-import { adsService } from "./grpc.js";
+import { AdsClient, type AdsClientStream } from "./grpc.js";
 import { validateResource } from "./resources.js";
 import type { VersionedResource } from "./types.js";
 
@@ -49,9 +48,6 @@ export interface XdsClientEvents {
   synced: [];
 }
 
-type AdsStream = grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-
-const AdsClient = grpc.makeGenericClientConstructor(adsService, "AggregatedDiscoveryService");
 const INVALID_ARGUMENT = 3;
 
 export class XdsClient extends EventEmitter<XdsClientEvents> {
@@ -59,8 +55,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   readonly #state = new Map<string, Map<string, VersionedResource>>();
   readonly #backoff: Backoff;
   readonly #validate: Validate;
-  #grpc: grpc.Client | undefined;
-  #stream: AdsStream | undefined;
+  #grpc: AdsClient | undefined;
+  #stream: AdsClientStream | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #answered = new Set<string>();
   #connected = false;
@@ -114,7 +110,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     if (!this.#running || this.#grpc === undefined) return;
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.#opts.metadata ?? {})) metadata.set(k, v);
-    const method = (this.#grpc as unknown as Record<string, (m: grpc.Metadata) => AdsStream>).deltaAggregatedResources!;
+    const method = (this.#grpc as unknown as Record<string, (m: grpc.Metadata) => AdsClientStream>)
+      .deltaAggregatedResources!;
     const stream = method.call(this.#grpc, metadata);
     this.#stream = stream;
     let ended = false;
@@ -146,7 +143,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     }
   }
 
-  #receive(stream: AdsStream, res: DeltaDiscoveryResponse): void {
+  #receive(stream: AdsClientStream, res: DeltaDiscoveryResponse): void {
     const { typeUrl, nonce } = res;
     const table = this.#state.get(typeUrl);
     const problem = table === undefined ? `not subscribed to ${typeUrl}` : this.#check(res);

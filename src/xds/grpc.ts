@@ -1,8 +1,9 @@
 // grpc-js speaks Buffers; protobuf-es v2 speaks schemas. This turns a generated service descriptor
 // into a grpc-js service definition, so no grpc code generator is needed (feasibility.md §6).
 import { type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import { AggregatedDiscoveryService } from "./gen/envoy/service/discovery/v3/ads_pb.js";
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 
 export function toGrpcService(svc: DescService): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
@@ -23,3 +24,13 @@ export function toGrpcService(svc: DescService): grpc.ServiceDefinition {
 }
 
 export const adsService: grpc.ServiceDefinition = toGrpcService(AggregatedDiscoveryService);
+
+export type AdsClientStream = grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+
+/** A grpc-js client for the ADS service; generic clients expose methods by local name. */
+export class AdsClient extends grpc.makeGenericClientConstructor(adsService, "AggregatedDiscoveryService") {
+  openDelta(metadata: grpc.Metadata): AdsClientStream {
+    const open = (this as unknown as Record<string, (m: grpc.Metadata) => AdsClientStream>).deltaAggregatedResources!;
+    return open.call(this, metadata);
+  }
+}

@@ -61,6 +61,14 @@ export const decodeAuthorization = (any: Any): Authorization =>
 export const decodeWaypointConfig = (any: Any): WaypointConfig =>
   unpack(any, WAYPOINT_CONFIG_TYPE_URL, WaypointConfigSchema);
 
+function parseJson(text: string, name: string): void {
+  try {
+    JSON.parse(text);
+  } catch (cause) {
+    throw new AmbitError("AMBIT_XDS_INVALID_RESOURCE", `${name}: config_json is not JSON`, { cause });
+  }
+}
+
 /**
  * The client's default validation: the resource decodes as its type and is named as Istio names it.
  * Unknown type URLs pass untouched, since newer control planes may send types this build does not know.
@@ -79,7 +87,7 @@ export function validateResource(typeUrl: string, name: string, any: Any): void 
     case WAYPOINT_CONFIG_TYPE_URL: {
       const w = decodeWaypointConfig(any);
       expected = `${w.namespace}/${w.name}`;
-      if (w.configJson !== "") JSON.parse(w.configJson);
+      if (w.configJson !== "") parseJson(w.configJson, name);
       break;
     }
     default:

@@ -2,7 +2,7 @@
 // Spec: data-plane.md §4.1 (wildcard, initial_resource_versions, ACK/NACK) and §(b) 10.
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
-import { XdsClient } from "../../src/xds/client.js";
+import { type UpdateEvent, XdsClient } from "../../src/xds/client.js";
 import { MemorySource } from "../../src/xds/memory-source.js";
 import { addressResource, decodeAddress, validateResource } from "../../src/xds/resources.js";
 import { XdsServer } from "../../src/xds/server.js";
@@ -44,7 +44,7 @@ describe("delta ADS server and client", () => {
     const client = startClient(server.port);
     await waitFor(synced(client, 3), "initial sync");
 
-    const updates: { upserted: readonly string[]; removed: readonly string[] }[] = [];
+    const updates: UpdateEvent[] = [];
     client.on("update", (u) => updates.push(u));
     const [name, r] = addressResource(workload("cluster1//v1/Pod/default/new", [10, 9, 9, 9]));
     const t0 = performance.now();
@@ -66,7 +66,7 @@ describe("delta ADS server and client", () => {
     const server = await startServer(source);
     const client = startClient(server.port);
     await waitFor(synced(client, 3), "initial sync");
-    const updates: { removed: readonly string[]; upserted: readonly string[] }[] = [];
+    const updates: UpdateEvent[] = [];
     client.on("update", (u) => updates.push(u));
 
     source.remove(ADDRESS_TYPE_URL, all[1]![0]);
@@ -82,7 +82,7 @@ describe("delta ADS server and client", () => {
     cleanups.push(() => server.stop());
     const client = startClient(server.port);
     await waitFor(() => client.synced, "initial sync");
-    const updates: { upserted: readonly string[]; removed: readonly string[] }[] = [];
+    const updates: UpdateEvent[] = [];
     client.on("update", (u) => updates.push(u));
 
     const [a, b] = workloads(2);
@@ -149,7 +149,7 @@ describe("delta ADS server and client", () => {
     // While disconnected the client keeps serving its last good state.
     assert.equal(client.resources(ADDRESS_TYPE_URL).size, 5);
     let minSize = Number.POSITIVE_INFINITY;
-    const updates: { upserted: readonly string[]; removed: readonly string[] }[] = [];
+    const updates: UpdateEvent[] = [];
     client.on("update", (u) => {
       updates.push(u);
       minSize = Math.min(minSize, client.resources(ADDRESS_TYPE_URL).size);
