@@ -15,6 +15,8 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   generation?: number;
+  /** RFC 3339; "oldest wins" tie-breaks (PeerAuthentication, Telemetry) compare it. */
+  creationTimestamp?: string;
   uid?: string;
   resourceVersion?: string;
 }
@@ -287,6 +289,7 @@ export type WasmPlugin = KubeObject<TargetedSpec & Record<string, unknown>>;
 /** The kinds Ambit understands; anything else is ignored with an info diagnostic. */
 export const KNOWN_KINDS = [
   "Namespace",
+  "ServiceAccount",
   "Pod",
   "Deployment",
   "Service",

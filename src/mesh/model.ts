@@ -31,6 +31,7 @@ import {
 } from "./types.js";
 import { gatewayToWaypoint } from "./waypoints.js";
 import { workloadsFromObject } from "./workload-inputs.js";
+import { makeZtunnelTranslator } from "./ztunnel-policies.js";
 
 export type MeshEvent =
   | { type: "upsert"; object: KubeObject }

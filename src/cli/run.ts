@@ -1,0 +1,148 @@
+// The CLI as a function (argv in; stdout, stderr and exit code out), so tests drive it without a process.
+import { Command, CommanderError } from "commander";
+import { isAmbitError } from "../errors.js";
+import { runAnalyze } from "./analyze.js";
+import { describePod, describeService, findPod, findService } from "./describe.js";
+import { ExitCode } from "./exit-codes.js";
+import { parseOutputFormat } from "./format.js";
+import { type GetKind, runGet } from "./get.js";
+import { loadInput } from "./input.js";
+import { waypointList } from "./waypoint-list.js";
+
+export interface CliResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+interface InputFlags {
+  file: string[];
+  snapshot?: boolean;
+  output?: string;
+  namespace?: string;
+  allNamespaces?: boolean;
+}
+
+const ERROR_EXIT: Record<string, number> = {
+  AMBIT_CLI_USAGE: ExitCode.usage,
+  AMBIT_CLI_UNREADABLE: ExitCode.badInput,
+  AMBIT_CLI_NOT_FOUND: 1,
+};
+
+export async function runCli(argv: ReadonlyArray<string>): Promise<CliResult> {
+  const out: CliResult = { stdout: "", stderr: "", exitCode: ExitCode.ok };
+  const program = buildProgram(out);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      out.exitCode = e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    } else if (isAmbitError(e)) {
+      out.stderr += `Error: ${e.message}\n`;
+      out.exitCode = ERROR_EXIT[e.code] ?? 1;
+    } else {
+      throw e;
+    }
+  }
+  return out;
+}
+
+function withInput(cmd: Command): Command {
+  return cmd
+    .requiredOption("-f, --file <path...>", "manifest files or folders (recursively); - reads standard input")
+    .option("--snapshot", "the input is a dump of a live cluster: status fields are the truth", false);
+}
+
+function buildProgram(out: CliResult): Command {
+  const program = new Command("ambit")
+    .description("Ambit: an ambient-mode service mesh. Istio's ambient APIs, explained.")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (out.stdout += s), writeErr: (s) => (out.stderr += s) })
+    .showHelpAfterError();
+
+  withInput(program.command("analyze"))
+    .description("find problems in ambient configuration, as istioctl analyze does")
+    .option("-o, --output <format>", "text (log), json or yaml", "text")
+    .action((flags: InputFlags) => {
+      const format = parseOutputFormat(flags.output);
+      const result = runAnalyze(loadInput(flags), format);
+      out.stdout += result.stdout;
+      out.stderr += result.stderr;
+      out.exitCode = result.exitCode;
+    });
+
+  const describe = program
+    .command("describe")
+    .description("explain what the mesh decided for one object, and why")
+    .exitOverride();
+  withInput(describe.command("pod <name>"))
+    .description("capture, identity, waypoints and policies for a pod (a Deployment name picks its first pod)")
+    .option("-n, --namespace <ns>", "namespace", "default")
+    .action((name: string, flags: InputFlags) => {
+      const input = loadInput(flags);
+      out.stdout += describePod(
+        input.model,
+        findPod(input.model, flags.namespace ?? "default", name),
+        input.diagnostics(),
+      );
+    });
+  withInput(describe.command("service <name>"))
+    .alias("svc")
+    .description("waypoint binding, endpoints, policies and conditions for a Service or ServiceEntry")
+    .option("-n, --namespace <ns>", "namespace", "default")
+    .action((name: string, flags: InputFlags) => {
+      const input = loadInput(flags);
+      out.stdout += describeService(
+        input.model,
+        findService(input.model, flags.namespace ?? "default", name),
+        input.diagnostics(),
+      );
+    });
+
+  const waypoint = program.command("waypoint").description("waypoint commands, as istioctl waypoint").exitOverride();
+  withInput(waypoint.command("list"))
+    .description("list waypoints")
+    .option("-n, --namespace <ns>", "namespace", "default")
+    .option("-A, --all-namespaces", "all namespaces", false)
+    .action((flags: InputFlags) => {
+      const input = loadInput(flags);
+      out.stdout += waypointList(input.model, {
+        namespace: flags.namespace ?? "default",
+        allNamespaces: flags.allNamespaces === true,
+      });
+    });
+
+  withInput(program.command("get <kind>"))
+    .description("list workloads, services or policies as the control plane derives them")
+    .option("-n, --namespace <ns>", "only this namespace")
+    .option("-o, --output <format>", "text, json or yaml", "text")
+    .action((kind: string, flags: InputFlags) => {
+      const normalised = (
+        {
+          workload: "workloads",
+          w: "workloads",
+          workloads: "workloads",
+          service: "services",
+          svc: "services",
+          s: "services",
+          services: "services",
+          policy: "policies",
+          policies: "policies",
+          p: "policies",
+          pol: "policies",
+        } as Record<string, GetKind>
+      )[kind];
+      if (!normalised) {
+        out.stderr += `Error: unknown kind "${kind}": use workloads, services or policies\n`;
+        out.exitCode = ExitCode.usage;
+        return;
+      }
+      const input = loadInput(flags);
+      out.stdout += runGet(input.model, normalised, {
+        namespace: flags.namespace,
+        format: parseOutputFormat(flags.output),
+      });
+    });
+
+  return program;
+}
