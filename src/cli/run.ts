@@ -57,7 +57,14 @@ function buildProgram(out: CliResult): Command {
   const program = new Command("ambit")
     .description("Ambit: an ambient-mode service mesh. Istio's ambient APIs, explained.")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => (out.stdout += s), writeErr: (s) => (out.stderr += s) })
+    .configureOutput({
+      writeOut: (s) => {
+        out.stdout += s;
+      },
+      writeErr: (s) => {
+        out.stderr += s;
+      },
+    })
     .showHelpAfterError();
 
   withInput(program.command("analyze"))
