@@ -92,12 +92,7 @@ export class MeshModel {
 
   constructor(options: Partial<MeshOptions> = {}, translate?: ZtunnelTranslator) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
-    this.translate =
-      translate ??
-      (() => ({
-        sent: true,
-        condition: { type: "ZtunnelAccepted", status: "True", reason: "Accepted", message: "attached to ztunnel" },
-      }));
+    this.translate = translate ?? makeZtunnelTranslator(this.options.rootNamespace);
   }
 
   /** Build from a complete set of objects: load everything, then derive once. */
@@ -301,12 +296,14 @@ export class MeshModel {
       for (const p of this.namespaceWidePolicies) dirty.policies.add(p);
     }
     for (const key of dirty.services) {
-      const before = this.derivedServices.get(key)?.binding.waypoint;
+      const previous = this.derivedServices.get(key);
+      const before = previous?.binding.waypoint;
       const after = this.recomputeService(key);
+      const appearedOrVanished = !previous || !after;
       if (
-        before?.namespace !== after?.binding.waypoint?.namespace ||
-        before?.name !== after?.binding.waypoint?.name ||
-        !after
+        appearedOrVanished ||
+        before?.namespace !== after.binding.waypoint?.namespace ||
+        before?.name !== after.binding.waypoint?.name
       ) {
         for (const p of this.policiesByTarget.get(key) ?? []) dirty.policies.add(p);
         for (const p of this.namespaceWidePolicies) dirty.policies.add(p);

@@ -9,7 +9,12 @@ export function makeZtunnelTranslator(rootNamespace: string): ZtunnelTranslator 
     const { sent, condition } = toZtunnelPolicy(policy, rootNamespace);
     return {
       sent: sent !== null,
-      condition: condition ?? { type: "ZtunnelAccepted", status: "True", reason: "Accepted", message: "attached to ztunnel" },
+      condition: condition ?? {
+        type: "ZtunnelAccepted",
+        status: "True",
+        reason: "Accepted",
+        message: "attached to ztunnel",
+      },
     };
   };
 }
