@@ -57,7 +57,7 @@ describe("capture (§2)", () => {
     const nsMode = fc.constantFrom(undefined, "ambient", "none", "foo");
     fc.assert(
       fc.property(nsMode, fc.constantFrom("ambient", "none"), (n, p) => {
-        const labels = n === undefined ? {} : { [MODE]: n };
+        const labels: Record<string, string> = n === undefined ? {} : { [MODE]: n };
         return captured(labels, { [MODE]: p }) === (p === "ambient");
       }),
     );
