@@ -12,7 +12,7 @@ export type Batch = ReadonlyMap<string, PendingChanges>;
 
 export class PushBatcher {
   #pending = new Map<string, PendingChanges>();
-  #timer: NodeJS.Timeout | undefined;
+  #cancel: (() => void) | undefined;
   readonly #windowMs: number;
   readonly #flush: (batch: Batch) => void;
 
@@ -36,12 +36,22 @@ export class PushBatcher {
       p.upserts.delete(name);
       p.removes.add(name);
     }
-    this.#timer ??= setTimeout(() => this.flushNow(), this.#windowMs);
+    this.#cancel ??= this.#schedule();
+  }
+
+  // A zero window still batches what one synchronous burst emits; setImmediate avoids setTimeout's 1 ms floor.
+  #schedule(): () => void {
+    if (this.#windowMs <= 0) {
+      const immediate = setImmediate(() => this.flushNow());
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(() => this.flushNow(), this.#windowMs);
+    return () => clearTimeout(timer);
   }
 
   flushNow(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
     this.#pending = new Map();
@@ -49,8 +59,8 @@ export class PushBatcher {
   }
 
   close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     this.#pending = new Map();
   }
 }

@@ -85,6 +85,8 @@ export class Connection {
     if (req.node?.id && this.#nodeId === "") this.#nodeId = req.node.id;
     const typeUrl = req.typeUrl;
     if (req.responseNonce !== "") this.#acknowledge(req);
+    // Envoy's xdstp:// locator subscriptions (the only requests without a type) are not served.
+    if (typeUrl === "") return;
     let sub = this.#subs.get(typeUrl);
     if (sub === undefined) {
       sub = new Subscription();
