@@ -91,7 +91,10 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
       server.bindAsync(address, creds, (err, port) =>
         err ? reject(new AmbitError("AMBIT_XDS_BIND", `cannot listen on ${address}: ${err.message}`)) : resolve(port),
       ),
-    );
+    ).catch((err: unknown) => {
+      server.forceShutdown();
+      throw err;
+    });
     this.#server = server;
     this.#unsubscribe = this.#opts.source.subscribe((typeUrl, upserts, removes) =>
       this.#batcher.add(typeUrl, upserts, removes),

@@ -154,3 +154,16 @@ describe("delta ADS protocol details", () => {
     assert.equal(client.connected, true);
   });
 });
+
+describe("server lifecycle", () => {
+  test("binding a port already in use fails with AMBIT_XDS_BIND", async () => {
+    const first = new XdsServer({ source: new MemorySource() });
+    const port = await first.start();
+    try {
+      const second = new XdsServer({ source: new MemorySource(), address: `127.0.0.1:${port}` });
+      await assert.rejects(second.start(), { code: "AMBIT_XDS_BIND" });
+    } finally {
+      await first.stop();
+    }
+  });
+});
