@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 import type { JWTRule, RequestAuthentication } from "../../src/api/resources.js";
 import { WaypointAuthz } from "../../src/policy/authz.js";
 import { CachingJwksFetcher } from "../../src/policy/jwks.js";
