@@ -273,7 +273,6 @@ export class HbonePool {
         new AmbitError("AMBIT_HBONE_SESSION_CLOSED", `HBONE session to ${req.address} is unusable`, { cause: e }),
       );
     }
-    surfaceResets(stream, `tunnel to ${req.target} via ${req.address}`);
     stream.once("close", () => this.#release(p));
     return new Promise((resolve, reject) => {
       const settle = (err?: Error) => {
@@ -285,7 +284,10 @@ export class HbonePool {
       };
       const onResponse = (headers: Record<string, unknown>) => {
         const status = Number(headers[":status"]);
-        if (status === 200) return settle();
+        if (status === 200) {
+          surfaceResets(stream, `tunnel to ${req.target} via ${req.address}`);
+          return settle();
+        }
         // Half-close our side and drain theirs: a reset here would count toward the server's rapid-reset guard.
         stream.end();
         stream.resume();
