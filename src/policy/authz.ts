@@ -167,7 +167,7 @@ export class WaypointAuthz {
       destIp: req.destination.ip,
       destPort: req.destination.port,
       method: http?.method,
-      host: http?.host.toLowerCase(),
+      host: http?.host,
       path,
       headers: http?.headers,
       claims: req.jwt?.valid ? req.jwt.claims : undefined,

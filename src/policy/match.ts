@@ -19,7 +19,7 @@ export interface MatchContext {
   destIp: string;
   destPort: number;
   method: string | undefined;
-  /** `:authority`, lower-cased. */
+  /** `:authority` as sent; host matchers lower-case it themselves. */
   host: string | undefined;
   /** Normalized path without the query. */
   path: string | undefined;
@@ -351,7 +351,7 @@ class RuleBuilder {
     const f = (n: string) => `${label}.${n}`;
     this.pair(out, f("hosts"), f("notHosts"), op.hosts, op.notHosts, true, (v) => {
       const t = stringSetTest(v, { lower: true });
-      return (c) => t(c.host);
+      return (c) => t(c.host?.toLowerCase());
     });
     this.pair(out, f("ports"), f("notPorts"), op.ports, op.notPorts, false, portTest);
     this.pair(out, f("methods"), f("notMethods"), op.methods, op.notMethods, true, (v) => {

@@ -6,11 +6,13 @@ export type PathNormalization = "NONE" | "BASE" | "MERGE_SLASHES" | "DECODE_AND_
 /** Normalized path, or null when the proxy rejects the request with 400 (`%00`). */
 export function normalizePath(raw: string, mode: PathNormalization = "BASE"): string | null {
   let path = raw;
-  const q = path.search(/[?#]/);
+  const q = path.indexOf("?");
   if (q >= 0) path = path.slice(0, q);
+  const h = path.indexOf("#");
+  if (h >= 0) path = path.slice(0, h);
   if (mode === "NONE") return path;
   const merge = mode !== "BASE";
-  if (!/[%\\]|\/\.|\/\//.test(path)) return path;
+  if (path.indexOf("%") < 0 && path.indexOf("\\") < 0 && path.indexOf("/.") < 0 && path.indexOf("//") < 0) return path;
   if (mode === "DECODE_AND_MERGE_SLASHES") path = path.replace(/%2f/gi, "/").replace(/%5c/gi, "\\");
   if (path.includes("%")) {
     if (/%00/.test(path)) return null;
