@@ -291,7 +291,6 @@ export class PluginRuntime {
     this.tickTimer = undefined;
     if (ms > 0 && !this.closed) {
       this.tickTimer = setInterval(() => this.notify(this.root, "proxy_on_tick", this.root.id), ms);
-      this.tickTimer.unref();
     }
   }
 
