@@ -228,6 +228,7 @@ async function main(): Promise<void> {
 
   const rows: Array<[string, string, string, string]> = [];
   const fmt = (n: number, d = 0) => n.toFixed(d);
+  const delta = (n: number) => `${n >= 0 ? "+" : ""}${fmt(n, 3)} ms`;
 
   // (a) bulk
   const directMBs = await bulk(() => tcp(ports.sink), bytes);
@@ -247,14 +248,9 @@ async function main(): Promise<void> {
     "(b) 1,000 req/s p50, ms",
     fmt(direct.p50, 3),
     fmt(tunnelled.p50, 3),
-    `+${fmt(tunnelled.p50 - direct.p50, 3)} ms (goal <0.2)`,
+    `${delta(tunnelled.p50 - direct.p50)} (goal <0.2)`,
   ]);
-  rows.push([
-    "(b) 1,000 req/s p99, ms",
-    fmt(direct.p99, 3),
-    fmt(tunnelled.p99, 3),
-    `+${fmt(tunnelled.p99 - direct.p99, 3)} ms`,
-  ]);
+  rows.push(["(b) 1,000 req/s p99, ms", fmt(direct.p99, 3), fmt(tunnelled.p99, 3), delta(tunnelled.p99 - direct.p99)]);
   const directMax = await maxRate(() => tcp(ports.http), 16, 3);
   const tunnelMax = await maxRate(() => tcp(local.port), 16, 3);
   rows.push([
