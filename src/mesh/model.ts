@@ -19,6 +19,7 @@ import { decideCapture, spiffeIdentity } from "./capture.js";
 import { parseGoBool, waypointBoundCondition } from "./conditions.js";
 import { servicesFromObject } from "./services.js";
 import {
+  type Binding,
   DEFAULT_OPTIONS,
   type MeshOptions,
   type PolicyState,
@@ -55,6 +56,9 @@ const POLICY_KINDS = new Set([
   "WasmPlugin",
   "PeerAuthentication",
 ]);
+
+const NO_BINDING: Binding = Object.freeze({ waypoint: null, decidedBy: null });
+const NO_CONDITIONS: Condition[] = [];
 
 function emptyChanges(): ChangeSet {
   return { workloads: new Set(), services: new Set(), waypoints: new Set(), policies: new Set() };
@@ -324,17 +328,23 @@ export class MeshModel {
     this.derivedWaypoints.set(key, gatewayToWaypoint(gw, cls, this.options));
   }
 
-  /** A lookup that records which waypoint keys `dependent` asked for, so a waypoint change reaches it. */
-  private trackingLookup(dependent: string): WaypointLookup {
-    this.untrack(dependent);
+  /** Runs `compute` with a waypoint lookup that records which waypoint keys `dependent` asked for, so a waypoint
+   *  change reaches it. The reverse index is touched only when the set of keys changed (usually it did not). */
+  private withWaypointLookup<T>(dependent: string, compute: (lookup: WaypointLookup) => T): T {
     const asked: string[] = [];
-    this.dependencyOf.set(dependent, asked);
-    return (namespace, name) => {
+    const result = compute((namespace, name) => {
       const key = `${namespace}/${name}`;
       asked.push(key);
-      addToIndex(this.waypointDependents, key, dependent);
       return this.derivedWaypoints.get(key);
-    };
+    });
+    const previous = this.dependencyOf.get(dependent);
+    if (previous && previous.length === asked.length && previous.every((k, i) => k === asked[i])) return result;
+    this.untrack(dependent);
+    if (asked.length > 0) {
+      this.dependencyOf.set(dependent, asked);
+      for (const key of asked) addToIndex(this.waypointDependents, key, dependent);
+    }
+    return result;
   }
 
   private untrack(dependent: string): void {
@@ -352,12 +362,11 @@ export class MeshModel {
     }
     const nsLabels = this.namespaceLabels(input.namespace);
     const managed = input.labels[Labels.gatewayManaged];
-    const lookup = this.trackingLookup(dep);
     // Waypoint and east-west gateway Services never get a waypoint themselves.
     const binding =
       managed === "istio.io-mesh-controller" || managed === "istio.io-eastwest-controller"
-        ? { waypoint: null, decidedBy: null }
-        : fetchWaypointForService(input, nsLabels, lookup);
+        ? NO_BINDING
+        : this.withWaypointLookup(dep, (lookup) => fetchWaypointForService(input, nsLabels, lookup));
     const ingressLabel = input.labels[Labels.ingressUseWaypoint] ?? nsLabels?.[Labels.ingressUseWaypoint];
     const ingressUseWaypoint = ingressLabel !== undefined && parseGoBool(ingressLabel);
     const condition = waypointBoundCondition(binding, {
@@ -385,27 +394,36 @@ export class MeshModel {
     }
     const nsLabels = this.namespaceLabels(input.namespace);
     const capture = decideCapture(input, nsLabels, this.options);
-    const lookup = this.trackingLookup(dep);
     const gatewayName = input.labels[Labels.gatewayName];
-    const waypointInstance = gatewayName !== undefined && lookup(input.namespace, gatewayName)?.ready === true;
-    const binding = waypointInstance
-      ? { waypoint: null, decidedBy: null }
-      : fetchWaypointForWorkload(input, nsLabels, lookup);
-    const conditions: Condition[] = [];
-    if (input.kind === "WorkloadEntry") {
-      const c = waypointBoundCondition(binding);
-      if (c) conditions.push(c);
-    }
-    this.derivedWorkloads.set(key, {
-      ...input,
+    let waypointInstance = false;
+    const binding = this.withWaypointLookup(dep, (lookup) => {
+      waypointInstance = gatewayName !== undefined && lookup(input.namespace, gatewayName)?.ready === true;
+      return waypointInstance ? NO_BINDING : fetchWaypointForWorkload(input, nsLabels, lookup);
+    });
+    const condition = input.kind === "WorkloadEntry" ? waypointBoundCondition(binding) : undefined;
+    // Built field by field (not by spreading the input): this runs for every pod of a namespace on a label change.
+    const workload: Workload = {
+      kind: input.kind,
+      namespace: input.namespace,
+      name: input.name,
+      labels: input.labels,
+      annotations: input.annotations,
+      serviceAccount: input.serviceAccount,
+      ip: input.ip,
+      node: input.node,
+      hostNetwork: input.hostNetwork,
+      owner: input.owner,
+      serviceEntry: input.serviceEntry,
+      source: input.source,
       key,
       captured: capture.captured,
       captureReason: capture.reason,
       identity: spiffeIdentity(this.options.trustDomain, input.namespace, input.serviceAccount),
       binding,
       waypointInstance,
-      conditions,
-    });
+      conditions: condition ? [condition] : NO_CONDITIONS,
+    };
+    this.derivedWorkloads.set(key, workload);
   }
 
   private recomputePolicy(key: string): void {
