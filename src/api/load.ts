@@ -5,7 +5,7 @@ import { type Diagnostic, resourceName } from "./diagnostic.js";
 import { isPlainObject, parseManifests } from "./parse.js";
 import { isKnownKind, type KubeObject } from "./resources.js";
 import { rewriteSeedForms } from "./seed-forms.js";
-import { validateObject } from "./validate.js";
+import { type SpecValidators, validateObject } from "./validate.js";
 
 export interface ManifestText {
   file: string;
@@ -23,7 +23,7 @@ export interface LoadResult {
 
 const CLUSTER_SCOPED = new Set(["Namespace", "GatewayClass"]);
 
-export function loadManifests(texts: ReadonlyArray<ManifestText>): LoadResult {
+export function loadManifests(texts: ReadonlyArray<ManifestText>, specValidators: SpecValidators = {}): LoadResult {
   const result: LoadResult = { objects: [], diagnostics: [], syntaxErrors: 0, rejected: [] };
   const seen = new Map<string, KubeObject>();
   for (const { file, text } of texts) {
@@ -48,7 +48,7 @@ export function loadManifests(texts: ReadonlyArray<ManifestText>): LoadResult {
         });
         continue;
       }
-      const errors = validateObject(value);
+      const errors = validateObject(value, specValidators);
       if (errors.length > 0) {
         for (const e of errors) {
           result.diagnostics.push({

@@ -14,14 +14,11 @@ type Validator = (obj: Record<string, unknown>, errors: FieldError[]) => void;
 
 const CLUSTER_SCOPED = new Set(["Namespace", "GatewayClass"]);
 
-/** Extra validators for a kind's spec, registered by the modules that own those semantics (e.g. the policy engine). */
-const specValidators = new Map<string, (spec: unknown) => FieldError[]>();
+/** Extra validators for a kind's spec, supplied by the modules that own those semantics (e.g. the policy engine).
+ *  Paths they return are full dotted paths ("spec.rules.0..."). */
+export type SpecValidators = Readonly<Record<string, (spec: unknown) => FieldError[]>>;
 
-export function registerSpecValidator(kind: string, validate: (spec: unknown) => FieldError[]): void {
-  specValidators.set(kind, validate);
-}
-
-export function validateObject(obj: unknown): FieldError[] {
+export function validateObject(obj: unknown, specValidators: SpecValidators = {}): FieldError[] {
   const errors: FieldError[] = [];
   if (!isPlainObject(obj)) return [{ path: "", message: "must be a mapping (a Kubernetes object)" }];
   if (typeof obj.apiVersion !== "string" || obj.apiVersion === "") {
@@ -34,11 +31,8 @@ export function validateObject(obj: unknown): FieldError[] {
   if (errors.length > 0) return errors;
   KIND_VALIDATORS[kind]?.(obj, errors);
   if ((POLICY_KINDS as readonly string[]).includes(kind)) validateTargeting(obj, errors);
-  const extra = specValidators.get(kind);
-  if (extra && errors.length === 0) {
-    for (const e of extra(obj.spec ?? {}))
-      errors.push({ path: e.path ? `spec.${e.path}` : "spec", message: e.message });
-  }
+  const extra = specValidators[kind];
+  if (extra && errors.length === 0) errors.push(...extra(obj.spec));
   return errors;
 }
 

@@ -5,6 +5,7 @@ import { readManifestPaths } from "../config/files.js";
 import { AmbitError } from "../errors.js";
 import { analyze } from "../mesh/diagnostics.js";
 import { MeshModel } from "../mesh/model.js";
+import { POLICY_SPEC_VALIDATORS } from "../policy/validate.js";
 
 export interface InputOptions {
   file: string[];
@@ -28,7 +29,7 @@ export function loadInput(options: InputOptions): LoadedInput {
     const what = read.unreadable.map((u) => `${u.path} (${u.error})`).join(", ");
     throw new AmbitError("AMBIT_CLI_UNREADABLE", `cannot read ${what}`);
   }
-  const loaded = loadManifests(read.texts);
+  const loaded = loadManifests(read.texts, POLICY_SPEC_VALIDATORS);
   const model = MeshModel.build(loaded.objects, { mode: options.snapshot ? "snapshot" : "plan" });
   let all: Diagnostic[] | undefined;
   return {

@@ -6,11 +6,14 @@ import { relative } from "node:path";
 import type { Diagnostic } from "../api/diagnostic.js";
 import { loadManifests } from "../api/load.js";
 import type { KubeObject } from "../api/resources.js";
+import type { SpecValidators } from "../api/validate.js";
 import { manifestFiles } from "./files.js";
 import { type ConfigStore, objectIdentity, type StatusUpdate, type StoreEvent, type StoreSnapshot } from "./store.js";
 
 export interface FileStoreOptions {
   debounceMs?: number;
+  /** Extra per-kind validation (the policy engine's admission rules). */
+  specValidators?: SpecValidators;
 }
 
 export class FileStore implements ConfigStore {
@@ -94,7 +97,7 @@ export class FileStore implements ConfigStore {
       return [];
     }
     const shown = relative(process.cwd(), file) || file;
-    const loaded = loadManifests([{ file: shown, text }]);
+    const loaded = loadManifests([{ file: shown, text }], this.options.specValidators);
     const previous = this.byFile.get(file) ?? new Map<string, KubeObject>();
     if (loaded.syntaxErrors > 0 && previous.size > 0) {
       const kept = loaded.diagnostics.map((d) => ({

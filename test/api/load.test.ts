@@ -146,3 +146,24 @@ describe("loading manifests", () => {
     );
   });
 });
+
+describe("policy admission rules through the loader", () => {
+  test("the policy engine's validators run when supplied, and an invalid policy is rejected alone", async () => {
+    const { POLICY_SPEC_VALIDATORS } = await import("../../src/policy/validate.js");
+    const text =
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  action: DENY\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: q, namespace: a}\nspec:\n  rules:\n  - to:\n    - operation:\n        ports: ['99999']\n";
+    const r = loadManifests([{ file: "p.yaml", text }], POLICY_SPEC_VALIDATORS);
+    assert.equal(r.objects.length, 0);
+    assert.equal(r.diagnostics.length, 2);
+    assert.equal(r.diagnostics[0]?.line, 4);
+    assert.match(r.diagnostics[1]?.message ?? "", /^spec\.rules\.0\.to\.0\.operation\.ports\.0: /);
+    assert.equal(r.diagnostics[1]?.line, 14);
+  });
+  test("more than 16 targetRefs is rejected for every policy kind", () => {
+    const refs = Array.from({ length: 17 }, (_, i) => `  - {kind: Service, group: "", name: s${i}}`).join("\n");
+    const r = load(
+      `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t}\nspec:\n  targetRefs:\n${refs}\n`,
+    );
+    assert.equal(r.diagnostics[0]?.message, "spec.targetRefs: must have at most 16 items; object rejected");
+  });
+});

@@ -2,15 +2,10 @@
 // The loader turns each FieldError into a diagnostic at the field's file:line. Selector/targetRefs exclusivity and
 // targetRef kinds are checked elsewhere for every policy kind.
 
-import { parseBracketPath } from "../policy/claims.js";
-import { parseCidr } from "../policy/ip.js";
-import { containsPathTemplate, pathTemplateError } from "../policy/path.js";
-
-export interface FieldError {
-  /** Dotted path, e.g. "spec.rules.0.from.0.source.principals.1". */
-  path: string;
-  message: string;
-}
+import type { FieldError, SpecValidators } from "../api/validate.js";
+import { parseBracketPath } from "./claims.js";
+import { parseCidr } from "./ip.js";
+import { containsPathTemplate, pathTemplateError } from "./path.js";
 
 type Obj = Record<string, unknown>;
 
@@ -60,7 +55,6 @@ const CUSTOM_FORBIDDEN_SOURCE = [
   "notRequestPrincipals",
 ];
 const CUSTOM_FORBIDDEN_WHEN = ["source.namespace", "source.serviceAccount", "source.trustDomain", "source.principal"];
-const MAX_TARGET_REFS = 16;
 const MAX_RULES = 512;
 const MAX_SERVICE_ACCOUNTS = 16;
 
@@ -264,9 +258,6 @@ export function validateAuthorizationPolicy(spec: unknown): FieldError[] {
       e.add("spec.provider.name", "a CUSTOM policy must name its provider");
     }
   }
-  const refs = spec.targetRefs;
-  if (Array.isArray(refs) && refs.length > MAX_TARGET_REFS)
-    e.add("spec.targetRefs", `must have at most ${MAX_TARGET_REFS} items`);
   const rules = spec.rules;
   if (rules !== undefined && !Array.isArray(rules)) {
     e.add("spec.rules", "rules must be a list");
@@ -394,3 +385,10 @@ export function validatePeerAuthentication(spec: unknown): FieldError[] {
   }
   return e.list;
 }
+
+/** The loader's extra validators for the security kinds (the generic targeting rules live in api/validate.ts). */
+export const POLICY_SPEC_VALIDATORS: SpecValidators = {
+  AuthorizationPolicy: validateAuthorizationPolicy,
+  RequestAuthentication: validateRequestAuthentication,
+  PeerAuthentication: validatePeerAuthentication,
+};
