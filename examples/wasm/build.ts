@@ -19,15 +19,27 @@ const SDK_DIR = join(WASM_DIR, "sdk");
 
 // The incremental GC keeps memory bounded; `_initialize` runs top-level code (the root factory registration);
 // the SDK's abort logs the message and traps instead of importing env.abort.
-const FLAGS = ["-O3", "--runtime", "incremental", "--exportStart", "_initialize", "--use", "abort=examples/wasm/sdk/index/abortHandler"];
+const FLAGS = [
+  "-O3",
+  "--runtime",
+  "incremental",
+  "--exportStart",
+  "_initialize",
+  "--use",
+  "abort=examples/wasm/sdk/index/abortHandler",
+];
 
 export const EXAMPLE_PLUGINS = ["add-header", "block-by-header", "count-per-path", "http-call", "noop"] as const;
 export type ExamplePlugin = (typeof EXAMPLE_PLUGINS)[number];
 
 async function stamp(source: string): Promise<string> {
   const h = createHash("sha256");
-  const pkg = JSON.parse(await readFile(join(ROOT, "node_modules", "assemblyscript", "package.json"), "utf8")) as { version: string };
-  h.update(pkg.version).update(FLAGS.join(" ")).update(await readFile(source));
+  const pkg = JSON.parse(await readFile(join(ROOT, "node_modules", "assemblyscript", "package.json"), "utf8")) as {
+    version: string;
+  };
+  h.update(pkg.version)
+    .update(FLAGS.join(" "))
+    .update(await readFile(source));
   for (const f of (await readdir(SDK_DIR)).sort()) h.update(f).update(await readFile(join(SDK_DIR, f)));
   return h.digest("hex");
 }

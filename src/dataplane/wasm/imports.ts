@@ -1,7 +1,7 @@
 // The import object a plugin is instantiated with: proxy-wasm host functions under `env`, WASI under both
 // module names SDKs use, and a typed stub for anything else so an unused import never blocks instantiation.
 
-import { Status } from "./abi.js";
+import { Status, WasiErrno } from "./abi.js";
 import { MemoryFault } from "./memory.js";
 import type { ImportInfo, ValType } from "./module-info.js";
 import { proxyFunctions } from "./proxy-functions.js";
@@ -41,7 +41,7 @@ export function buildImports(rt: PluginRuntime, importInfo: ImportInfo[]): WasmI
     env[name] = contain(rt, name, f, Status.INVALID_MEMORY_ACCESS, Status.INTERNAL_FAILURE);
   }
   const wasi: Record<string, unknown> = {};
-  for (const [name, f] of Object.entries(wasiFunctions(rt))) wasi[name] = contain(rt, name, f, 21, 52);
+  for (const [name, f] of Object.entries(wasiFunctions(rt))) wasi[name] = contain(rt, name, f, WasiErrno.FAULT, WasiErrno.NOSYS);
   const imports: Record<string, Record<string, unknown>> = {
     env,
     wasi_snapshot_preview1: wasi,
@@ -60,7 +60,7 @@ function stub(rt: PluginRuntime, imp: ImportInfo): unknown {
   switch (imp.kind) {
     case "function": {
       const isWasi = imp.module.startsWith("wasi");
-      const result = zero(imp.results[0], isWasi ? 52 : Status.UNIMPLEMENTED);
+      const result = zero(imp.results[0], isWasi ? WasiErrno.NOSYS : Status.UNIMPLEMENTED);
       let warned = false;
       return () => {
         if (!warned) rt.log("warn", `unimplemented import ${imp.module}.${imp.name} called`);

@@ -64,11 +64,6 @@ export class GuestMemory {
     this.view.setBigUint64(ptr >>> 0, BigInt.asUintN(64, value), true);
   }
 
-  setU16(ptr: number, value: number): void {
-    this.check(ptr >>> 0, 2);
-    this.view.setUint16(ptr >>> 0, value, true);
-  }
-
   getU32(ptr: number): number {
     this.check(ptr >>> 0, 4);
     return this.view.getUint32(ptr >>> 0, true);

@@ -33,7 +33,7 @@ const stderrLog: LogSink = (level, message, plugin) => {
   process.stderr.write(`wasm ${level} [${plugin}] ${message}\n`);
 };
 
-export function encodeConfig(value: unknown): Uint8Array {
+function encodeConfig(value: unknown): Uint8Array {
   if (value === undefined || value === null) return new Uint8Array(0);
   if (value instanceof Uint8Array) return value;
   if (typeof value === "string") return Buffer.from(value, "utf8");
@@ -310,9 +310,5 @@ export class PluginRuntime {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.host.queues.forget(this.queueReady);
-  }
-
-  logLevelName(): LogLevelName {
-    return LOG_LEVEL_NAMES[this.logLevel] ?? "info";
   }
 }
