@@ -220,6 +220,41 @@ describe("proxy-wasm host functions (probe plugin)", () => {
     assert.equal(run("call-bad").r.call, "0");
   });
 
+  // ABI "HTTP calls": the response's headers, body and status reach proxy_on_http_call_response; a timeout
+  // delivers zero headers.
+  test("http call responses and timeouts reach the issuing context", async () => {
+    const calls: string[] = [];
+    const answering = await open({
+      name: "ns/probe-call",
+      hostCalls: {
+        httpCall: async (upstream, headers, _body, _trailers, timeoutMs) => {
+          calls.push(`${upstream} ${headers.map(([k, v]) => `${k}=${v}`).join(" ")} ${timeoutMs}`);
+          return { headers: [[":status", "201"]], body: Buffer.from("made"), trailers: [] };
+        },
+      },
+    });
+    const ok = answering.newHttpContext();
+    const req = request("/", [["x-op", "call"]]);
+    assert.equal(ok.onRequestHeaders(req, true), "pause");
+    assert.equal(await ok.resumed, "continue");
+    assert.deepEqual(calls, ["cluster :method=GET :path=/x :authority=a 50"]);
+    const r = results(req);
+    assert.equal(r.call, "ok");
+    assert.equal(r["call-headers"], "1");
+    assert.equal(r["call-status"], "201");
+    assert.equal(r["call-body"], "made");
+    answering.close();
+
+    const silent = await open({ name: "ns/probe-silent", hostCalls: { httpCall: () => new Promise(() => {}) } });
+    const late = silent.newHttpContext();
+    const req2 = request("/", [["x-op", "call"]]);
+    assert.equal(late.onRequestHeaders(req2, true), "pause");
+    assert.equal(await late.resumed, "continue");
+    assert.equal(results(req2)["call-headers"], "0");
+    assert.equal(results(req2)["call-status"], "0");
+    silent.close();
+  });
+
   // ABI "Timers" + proxy_set_effective_context: a tick resumes, answers or resets a paused request.
   test("a tick can resume, answer or close a request paused earlier", async () => {
     const ticking = await open({ name: "ns/probe-tick", pluginConfig: { tick: "5" } });

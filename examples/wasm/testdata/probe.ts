@@ -2,7 +2,7 @@
 // host and writes results back as `x-r-*` request headers, so a test can exercise every host function family.
 
 import {
-  Action, addHeader, BufferType, bufferSize, closeStream, Context, continueStream, defineMetric, dequeue, done,
+  Action, addHeader, BufferType, bufferSize, callStatus, closeStream, Context, continueStream, defineMetric, dequeue, done,
   enqueue, getBuffer, getHeader, getHeaders, getMetric, getProperty, getSharedData, Header, headerMapSize,
   httpCall, incrementMetric, jsonString, log, LogLevel, logLevel, MapType, MetricType, nowNanos, recordMetric,
   registerQueue, registerRoot, removeHeader, replaceHeader, resolveQueue, RootContext, sendLocalResponse,
@@ -251,6 +251,9 @@ class Probe extends Context {
 
   onHttpCallResponse(callId: u32, headers: u32, bodySize: usize, trailers: u32): void {
     addHeader(MapType.HttpRequestHeaders, "x-r-call-headers", headers.toString());
+    addHeader(MapType.HttpRequestHeaders, "x-r-call-status", callStatus().toString());
+    const body = getBuffer(BufferType.HttpCallResponseBody, 0, bodySize);
+    addHeader(MapType.HttpRequestHeaders, "x-r-call-body", body === null ? "" : str(body));
     continueStream(StreamType.HttpRequest);
   }
 
