@@ -56,15 +56,30 @@ function resolve(
   return { waypoint, decidedBy: level, requested: key };
 }
 
+// Errors are immutable values shared by every object that hits them: a namespace label change can reach
+// thousands of pods, and each would otherwise build the same message.
+const errorCache = new Map<string, BindingError>();
+
+function cachedError(reason: BindingError["reason"], message: string): BindingError {
+  const key = `${reason}\0${message}`;
+  let error = errorCache.get(key);
+  if (!error) {
+    if (errorCache.size > 10_000) errorCache.clear();
+    error = Object.freeze({ reason, message });
+    errorCache.set(key, error);
+  }
+  return error;
+}
+
 function notReady(key: string): BindingError {
-  return { reason: "WaypointIsNotReady", message: `waypoint "${key}" is not ready` };
+  return cachedError("WaypointIsNotReady", `waypoint "${key}" is not ready`);
 }
 
 function unsupported(trafficType: "service" | "workload", key: string): BindingError {
-  return {
-    reason: "UnsupportedTrafficType",
-    message: `attempting to bind to traffic type "${trafficType}" which the waypoint "${key}" does not support`,
-  };
+  return cachedError(
+    "UnsupportedTrafficType",
+    `attempting to bind to traffic type "${trafficType}" which the waypoint "${key}" does not support`,
+  );
 }
 
 /** Services and ServiceEntries: the waypoint must accept `service` traffic, even when the binding is inherited. */

@@ -38,7 +38,9 @@ export type MeshEvent =
   | { type: "upsert"; object: KubeObject }
   | { type: "delete"; kind: string; namespace?: string; name: string };
 
-/** Keys whose derived state was recomputed; a key no longer present in the model was removed. */
+/** What an event touched: workloads whose derived state changed (a namespace edit reaches thousands, so only real
+ *  changes are reported), and the services, waypoints and policies that were recomputed. A key no longer present
+ *  in the model was removed. */
 export interface ChangeSet {
   workloads: Set<string>;
   services: Set<string>;
@@ -83,6 +85,8 @@ export class MeshModel {
 
   // derived
   private readonly derivedWorkloads = new Map<string, Workload>();
+  /** The input each derived workload was computed from, to tell a real change from a recompute. */
+  private readonly derivedFrom = new Map<string, WorkloadInput>();
   private readonly derivedServices = new Map<string, ServiceState>();
   private readonly derivedWaypoints = new Map<string, Waypoint>();
   private readonly derivedPolicies = new Map<string, PolicyState & { attachment: Attachment }>();
@@ -313,9 +317,10 @@ export class MeshModel {
         for (const p of this.namespaceWidePolicies) dirty.policies.add(p);
       }
     }
-    for (const key of dirty.workloads) this.recomputeWorkload(key);
+    const changedWorkloads = new Set<string>();
+    for (const key of dirty.workloads) if (this.recomputeWorkload(key)) changedWorkloads.add(key);
     for (const key of dirty.policies) this.recomputePolicy(key);
-    return dirty;
+    return { ...dirty, workloads: changedWorkloads };
   }
 
   private recomputeWaypoint(key: string): void {
@@ -384,13 +389,14 @@ export class MeshModel {
     return state;
   }
 
-  private recomputeWorkload(key: string): void {
+  /** Returns whether the workload's derived state changed. */
+  private recomputeWorkload(key: string): boolean {
     const input = this.workloadInputs.get(key);
     const dep = `w:${key}`;
     if (!input) {
       this.untrack(dep);
-      this.derivedWorkloads.delete(key);
-      return;
+      this.derivedFrom.delete(key);
+      return this.derivedWorkloads.delete(key);
     }
     const nsLabels = this.namespaceLabels(input.namespace);
     const capture = decideCapture(input, nsLabels, this.options);
@@ -401,6 +407,17 @@ export class MeshModel {
       return waypointInstance ? NO_BINDING : fetchWaypointForWorkload(input, nsLabels, lookup);
     });
     const condition = input.kind === "WorkloadEntry" ? waypointBoundCondition(binding) : undefined;
+    const previous = this.derivedWorkloads.get(key);
+    if (
+      previous &&
+      this.derivedFrom.get(key) === input &&
+      previous.captured === capture.captured &&
+      previous.captureReason === capture.reason &&
+      previous.waypointInstance === waypointInstance &&
+      sameBinding(previous.binding, binding)
+    ) {
+      return false;
+    }
     // Built field by field (not by spreading the input): this runs for every pod of a namespace on a label change.
     const workload: Workload = {
       kind: input.kind,
@@ -424,6 +441,8 @@ export class MeshModel {
       conditions: condition ? [condition] : NO_CONDITIONS,
     };
     this.derivedWorkloads.set(key, workload);
+    this.derivedFrom.set(key, input);
+    return true;
   }
 
   private recomputePolicy(key: string): void {
@@ -473,6 +492,17 @@ export class MeshModel {
       ztunnelTranslation: (p: AuthorizationPolicy) => this.translate(p),
     };
   }
+}
+
+function sameBinding(a: Binding, b: Binding): boolean {
+  return (
+    a.waypoint === b.waypoint &&
+    a.decidedBy === b.decidedBy &&
+    a.requested === b.requested &&
+    a.silent === b.silent &&
+    a.error?.reason === b.error?.reason &&
+    a.error?.message === b.error?.message
+  );
 }
 
 function addToIndex(index: Map<string, Set<string>>, key: string, value: string): void {
