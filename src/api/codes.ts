@@ -25,4 +25,5 @@ export const Codes = {
   UnknownWaypointFor: "AMB0108",
   PolicyIgnoredByWaypoint: "AMB0109",
   PodWaypointUnresolved: "AMB0110",
+  RouteNotRespected: "AMB0111",
 } as const;

@@ -4,7 +4,7 @@ import { Codes } from "../api/codes.js";
 import type { Diagnostic } from "../api/diagnostic.js";
 import { resourceName } from "../api/diagnostic.js";
 import { Labels } from "../api/labels.js";
-import type { Condition, Gateway, KubeObject, SourceRef, TargetedSpec } from "../api/resources.js";
+import type { Condition, Gateway, HTTPRoute, KubeObject, SourceRef, TargetedSpec } from "../api/resources.js";
 import { ZTUNNEL_ACCEPTED } from "./conditions.js";
 import type { MeshModel } from "./model.js";
 import { labelsContain } from "./selectors.js";
@@ -27,6 +27,7 @@ export function analyze(model: MeshModel): Diagnostic[] {
   waypointDiagnostics(model, out);
   workloadDiagnostics(model, out);
   policyDiagnostics(model, out);
+  routeDiagnostics(model, out);
   return out;
 }
 
@@ -288,6 +289,51 @@ function policyDiagnostics(model: MeshModel, out: Diagnostic[]): void {
             ...at(obj.source, "spec.selector"),
           });
         }
+      }
+    }
+  }
+}
+
+/** GAMMA routes (parentRefs to a Service or ServiceEntry) only take effect in a waypoint (gateway/conditions.go). */
+function routeDiagnostics(model: MeshModel, out: Diagnostic[]): void {
+  for (const route of model.objectsOf<HTTPRoute>("HTTPRoute")) {
+    const resource = resourceName("HTTPRoute", route.metadata);
+    const routeNs = route.metadata.namespace ?? "default";
+    for (const ref of route.spec?.parentRefs ?? []) {
+      const kind = ref.kind ?? "Gateway";
+      const group = ref.group ?? "gateway.networking.k8s.io";
+      const isService = kind === "Service" && (group === "" || group === "core");
+      const isServiceEntry = kind === "ServiceEntry" && group === "networking.istio.io";
+      if (!isService && !isServiceEntry) continue;
+      const ns = ref.namespace ?? routeNs;
+      const parent = model.service(kind as "Service" | "ServiceEntry", ns, ref.name);
+      if (!parent) {
+        out.push({
+          level: "Warning",
+          code: Codes.NegativeConditionStatus,
+          resource,
+          message: conditionMessage({
+            type: "Accepted",
+            status: "False",
+            reason: "NoMatchingParent",
+            message: `parent service: "${ref.name}" not found`,
+          }),
+          ...at(route.source),
+        });
+        continue;
+      }
+      const label = (labels: Record<string, string> | undefined) => {
+        const v = labels?.[Labels.useWaypoint];
+        return v !== undefined && v.toLowerCase() !== "none";
+      };
+      if (!label(parent.labels) && !label(model.namespaceLabels(ns))) {
+        out.push({
+          level: "Warning",
+          code: Codes.RouteNotRespected,
+          resource,
+          message: `${Labels.useWaypoint} label missing from parent and parent namespace; in ambient mode, route will not be respected (parent ${kind} ${ns}/${ref.name})`,
+          ...at(route.source),
+        });
       }
     }
   }
