@@ -2,6 +2,8 @@
 // traffic to listeners that a root-netns Node process opened inside the pods (§2.2), and the
 // source-IP-preserving delivery of §2.5. Needs root, iproute2, iptables, curl and the built addon.
 import assert from "node:assert/strict";
+import type { RemoteInfo, Socket as UdpSocket } from "node:dgram";
+import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
 import type { Server, Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
@@ -9,6 +11,7 @@ import { INPOD_MARK, ZtunnelPorts } from "../../src/dataplane/capture/constants.
 import { run } from "../../src/dataplane/capture/exec.js";
 import { applyInpodRules, removeInpodRules } from "../../src/dataplane/capture/iptables.js";
 import {
+  bindUdpInNetns,
   connectFromNetns,
   listenInNetns,
   listenServerInNetns,
@@ -28,7 +31,7 @@ import {
 const skip = await captureSkipReason();
 const APP_PORT = 8080;
 
-describe("in-pod traffic capture", { skip }, () => {
+describe("in-pod traffic capture", { skip, timeout: 30_000 }, () => {
   const prefix = testPrefix("c");
   let pods: TwoPods;
   const servers: Server[] = [];
@@ -211,6 +214,42 @@ describe("in-pod traffic capture", { skip }, () => {
       assert.equal(body, `captured ${pods.b.ip6}:${APP_PORT} family 6 from ${pods.a.ip6}`);
     } finally {
       await removeInpodRules(pods.a.ns, { family: 6 });
+    }
+  });
+
+  // §2.3 DNS capture (+ §7): UDP to any resolver's port 53 lands on ztunnel's DNS proxy at 15053, whose own
+  // marked queries still reach the real resolver; conntrack makes the answer look like the resolver's.
+  test("with DNS capture, a UDP query goes to the 15053 proxy and its marked upstream query does not", async () => {
+    await applyInpodRules(pods.a.ns, { captureDns: true });
+    const udp: UdpSocket[] = [];
+    try {
+      const resolver = await bindUdpInNetns(pods.b.ns, { port: 53, mark: false });
+      const proxy = await bindUdpInNetns(pods.a.ns, { port: ZtunnelPorts.dns, host: "127.0.0.1" });
+      const app = await bindUdpInNetns(pods.a.ns, { port: 0, mark: false });
+      // Like ztunnel, the proxy asks upstream from its own (marked) socket: one bound to 127.0.0.1 cannot leave lo.
+      const forwarder = await bindUdpInNetns(pods.a.ns, { port: 0 });
+      udp.push(resolver, proxy, app, forwarder);
+
+      const atProxy = once(proxy, "message") as Promise<[Buffer, RemoteInfo]>;
+      app.send("query", 53, pods.b.ip);
+      const [query, from] = await atProxy;
+      assert.equal(query.toString(), "query");
+      assert.equal(from.address, pods.a.ip);
+
+      const atResolver = once(resolver, "message") as Promise<[Buffer, RemoteInfo]>;
+      forwarder.send("upstream", 53, pods.b.ip);
+      const [upstream, proxyAddress] = await atResolver;
+      assert.equal(upstream.toString(), "upstream");
+      assert.equal(proxyAddress.address, pods.a.ip);
+
+      const atApp = once(app, "message") as Promise<[Buffer, RemoteInfo]>;
+      proxy.send("answer", from.port, from.address);
+      const [answer, replier] = await atApp;
+      assert.equal(answer.toString(), "answer");
+      assert.deepEqual([replier.address, replier.port], [pods.b.ip, 53]);
+    } finally {
+      for (const s of udp) s.close();
+      await applyInpodRules(pods.a.ns);
     }
   });
 

@@ -54,7 +54,7 @@ describe("capture addon: argument and error contract", { skip: addonSkip }, () =
   });
 });
 
-describe("capture addon: sockets in a netns", { skip: rootSkip }, () => {
+describe("capture addon: sockets in a netns", { skip: rootSkip, timeout: 30_000 }, () => {
   const prefix = testPrefix("n");
   const ns = `${prefix}-x`;
   const servers: Server[] = [];

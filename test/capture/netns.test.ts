@@ -32,7 +32,7 @@ test("cleanup refuses prefixes short enough to match host interfaces", async () 
   }
 });
 
-describe("virtual node and pod wiring", { skip }, () => {
+describe("virtual node and pod wiring", { skip, timeout: 30_000 }, () => {
   const prefix = testPrefix("w");
   const node = `${prefix}-node`;
   const pod = `${prefix}-pod`;

@@ -1,5 +1,6 @@
 // Node sockets that live inside a pod's netns, owned by a process in another netns (ztunnel's in-pod mode,
 // data-plane.md §2.2): the addon creates the socket in the pod, Node adopts the fd and drives it with libuv.
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { closeSync } from "node:fs";
 import { createServer, isIP, type Server, type ServerOpts, Socket } from "node:net";
 import { AmbitError } from "../../errors.js";
@@ -78,6 +79,36 @@ export function listenInNetns(
   onConnection?: (socket: Socket) => void,
 ): Promise<Server> {
   return listenServerInNetns(createServer(options.serverOptions ?? {}, onConnection), netns, options);
+}
+
+export interface BindUdpInNetnsOptions {
+  port: number;
+  host?: string;
+  family?: 4 | 6;
+  /** SO_MARK; defaults to 1337 like every ztunnel socket, `false` leaves it unmarked. */
+  mark?: number | false;
+}
+
+/** Binds a UDP socket inside `netns` (e.g. the DNS proxy's 15053); resolves once Node listens on it. */
+export function bindUdpInNetns(netns: NetnsRef, options: BindUdpInNetnsOptions): Promise<UdpSocket> {
+  const addon = loadCaptureAddon();
+  const family = options.family ?? (options.host !== undefined && isIP(options.host) === 6 ? 6 : 4);
+  const mark = options.mark ?? INPOD_MARK;
+  const fd = addon.socketInNetns(resolveNetns(netns), family, "udp", {
+    ...(mark === false ? {} : { mark }),
+    reuseAddr: true,
+  });
+  return withFd(fd, (owned) => {
+    addon.bind(owned, options.host ?? (family === 6 ? "::" : "0.0.0.0"), options.port);
+    const socket = createSocket(family === 6 ? "udp6" : "udp4");
+    return new Promise<UdpSocket>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind({ fd: owned }, () => {
+        socket.off("error", reject);
+        resolve(socket);
+      });
+    });
+  });
 }
 
 export interface ConnectFromNetnsOptions {
