@@ -92,3 +92,19 @@ describe("file store", () => {
     assert.equal(diagnostics[0]?.code, "IST0106");
   });
 });
+
+describe("reading paths", () => {
+  test("- reads standard input; folders are read recursively; a missing path is reported, not thrown", async () => {
+    const { readManifestPaths } = await import("../../src/config/files.js");
+    const dir = folder({ "a.yaml": NS("a: b") });
+    const r = readManifestPaths(
+      ["-", dir, join(dir, "missing.yaml")],
+      () => "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n",
+    );
+    assert.deepEqual(
+      r.texts.map((t) => t.file),
+      ["<stdin>", join(dir, "a.yaml")],
+    );
+    assert.deepEqual(r.unreadable, [{ path: join(dir, "missing.yaml"), error: "ENOENT" }]);
+  });
+});
