@@ -47,40 +47,31 @@ function conditionMessage(c: Condition): string {
 
 /** IST0171 NegativeConditionStatus over what istiod would write. */
 function conditionDiagnostics(model: MeshModel, out: Diagnostic[]): void {
-  for (const s of model.services()) {
-    for (const c of s.conditions.filter(negative)) {
+  const report = (
+    resource: string,
+    conditions: ReadonlyArray<Condition>,
+    source: SourceRef | undefined,
+    field: (c: Condition) => string,
+  ) => {
+    for (const c of conditions.filter(negative)) {
       out.push({
         level: "Warning",
         code: Codes.NegativeConditionStatus,
-        resource: resourceName(s.kind, s),
+        resource,
         message: conditionMessage(c),
-        ...at(s.source, "metadata.labels.istio.io/use-waypoint"),
+        ...at(source, field(c)),
       });
     }
-  }
+  };
+  const labelField = () => `metadata.labels.${Labels.useWaypoint}`;
+  for (const s of model.services()) report(resourceName(s.kind, s), s.conditions, s.source, labelField);
   for (const w of model.workloads()) {
-    if (w.kind !== "WorkloadEntry") continue;
-    for (const c of w.conditions.filter(negative)) {
-      out.push({
-        level: "Warning",
-        code: Codes.NegativeConditionStatus,
-        resource: resourceName(w.kind, w),
-        message: conditionMessage(c),
-        ...at(w.source, "metadata.labels.istio.io/use-waypoint"),
-      });
-    }
+    if (w.kind === "WorkloadEntry") report(resourceName(w.kind, w), w.conditions, w.source, labelField);
   }
   for (const p of model.policies()) {
-    for (const c of p.conditions.filter(negative)) {
-      const field = c.type === ZTUNNEL_ACCEPTED ? "spec.rules" : "spec.targetRefs";
-      out.push({
-        level: "Warning",
-        code: Codes.NegativeConditionStatus,
-        resource: resourceName(p.kind, p),
-        message: conditionMessage(c),
-        ...at(p.object.source, field),
-      });
-    }
+    report(resourceName(p.kind, p), p.conditions, p.object.source, (c) =>
+      c.type === ZTUNNEL_ACCEPTED ? "spec.rules" : "spec.targetRefs",
+    );
   }
 }
 
