@@ -100,6 +100,19 @@ describe("virtual node and pod wiring", { skip, timeout: 30_000 }, () => {
     assert.deepEqual(await cleanupPrefix(prefix), { netns: [], links: [] });
   });
 
+  // feasibility.md §8 left this open: a socket still open in a netns must not block `ambit down`.
+  test("cleanup succeeds while a listener is still open inside the deleted netns", async () => {
+    await createNetns(pod);
+    const server = await listenInNetns(pod, { port: 9001 });
+    try {
+      await cleanupPrefix(prefix);
+      assert.deepEqual(await listNetns(prefix), []);
+      assert.ok(server.listening);
+    } finally {
+      await closeServers([server]);
+    }
+  });
+
   test("cleanup leaves links of kinds Ambit never creates", async () => {
     const foreign = `${prefix}f`;
     await run("ip", ["link", "add", foreign, "type", "ifb"]);
