@@ -17,6 +17,7 @@ import {
   listenServerInNetns,
   originalDestination,
 } from "../../src/dataplane/capture/listeners.js";
+import { isAmbitError } from "../../src/errors.js";
 import {
   captureSkipReason,
   closeServers,
@@ -144,6 +145,16 @@ describe("in-pod traffic capture", { skip, timeout: 30_000 }, () => {
   test("the same connection without the mark is captured", async () => {
     const socket = await connectFromNetns(pods.a.ns, { host: pods.b.ip, port: APP_PORT, timeoutMs: 3000 });
     assert.equal(await httpGetOver(socket), `captured ${pods.b.ip}:${APP_PORT} family 4 from ::ffff:${pods.a.ip}`);
+  });
+
+  test("a connect that gets no answer fails with AMBIT_CAPTURE_CONNECT_TIMEOUT, and a hostname is refused", async () => {
+    await assert.rejects(
+      connectFromNetns(pods.a.ns, { host: "10.251.0.99", port: 9, mark: INPOD_MARK, timeoutMs: 200 }),
+      (e) => isAmbitError(e, "AMBIT_CAPTURE_CONNECT_TIMEOUT"),
+    );
+    await assert.rejects(connectFromNetns(pods.a.ns, { host: "pod-b.default", port: APP_PORT }), (e) =>
+      isAmbitError(e, "AMBIT_CAPTURE_BAD_ADDRESS"),
+    );
   });
 
   // §2.5: the inbound leg binds the client's IP with IP_TRANSPARENT + mark 1337; connmark 0x111 and

@@ -45,7 +45,7 @@ export interface ListenInNetnsOptions {
  * Makes `server` (net, http, https or http2) listen on a socket inside `netns`; resolves once listening.
  * The server owns the fd from then on: `server.close()` releases it.
  */
-export function listenServerInNetns<S extends Server>(
+export async function listenServerInNetns<S extends Server>(
   server: S,
   netns: NetnsRef,
   options: ListenInNetnsOptions,
@@ -90,7 +90,7 @@ export interface BindUdpInNetnsOptions {
 }
 
 /** Binds a UDP socket inside `netns` (e.g. the DNS proxy's 15053); resolves once Node listens on it. */
-export function bindUdpInNetns(netns: NetnsRef, options: BindUdpInNetnsOptions): Promise<UdpSocket> {
+export async function bindUdpInNetns(netns: NetnsRef, options: BindUdpInNetnsOptions): Promise<UdpSocket> {
   const addon = loadCaptureAddon();
   const family = options.family ?? (options.host !== undefined && isIP(options.host) === 6 ? 6 : 4);
   const mark = options.mark ?? INPOD_MARK;
@@ -125,11 +125,11 @@ export interface ConnectFromNetnsOptions {
 }
 
 /** Connects from inside `netns`; resolves with the connected socket. */
-export function connectFromNetns(netns: NetnsRef, options: ConnectFromNetnsOptions): Promise<Socket> {
+export async function connectFromNetns(netns: NetnsRef, options: ConnectFromNetnsOptions): Promise<Socket> {
   const addon = loadCaptureAddon();
   const family = isIP(options.host);
   if (family !== 4 && family !== 6) {
-    return Promise.reject(new AmbitError("AMBIT_CAPTURE_BAD_ADDRESS", `"${options.host}" is not an IP address`));
+    throw new AmbitError("AMBIT_CAPTURE_BAD_ADDRESS", `"${options.host}" is not an IP address`);
   }
   const spoof = options.localAddress !== undefined;
   const fd = addon.socketInNetns(resolveNetns(netns), family, "tcp", {

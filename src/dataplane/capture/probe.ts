@@ -105,6 +105,6 @@ async function tryRulesInThrowawayNetns(): Promise<string | undefined> {
     const version = await run("iptables", ["-V"], { allowFailure: true });
     return `the kernel refused the capture rules (${version.stdout.trim()}): ${detail}; it needs netfilter NAT, REDIRECT, mark, connmark and CONNMARK`;
   } finally {
-    await cleanupPrefix(prefix).catch(() => {});
+    await cleanupPrefix(prefix);
   }
 }
