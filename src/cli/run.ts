@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { isAmbitError } from "../errors.js";
 import { runAnalyze } from "./analyze.js";
+import { type CheckFlags, runCheck } from "./check.js";
 import { describePod, describeService, findPod, findService } from "./describe.js";
 import { ExitCode } from "./exit-codes.js";
 import { parseOutputFormat } from "./format.js";
@@ -73,6 +74,27 @@ function buildProgram(out: CliResult): Command {
     .action((flags: InputFlags) => {
       const format = parseOutputFormat(flags.output);
       const result = runAnalyze(loadInput(flags), format);
+      out.stdout += result.stdout;
+      out.stderr += result.stderr;
+      out.exitCode = result.exitCode;
+    });
+
+  withInput(program.command("check"))
+    .description("follow one request through ztunnels and waypoints: hops, identities, policies, verdict")
+    .option("--from <pod>", "client pod: pod/NAMESPACE/NAME (a Deployment name picks its first pod)")
+    .option("--from-principal <id>", "client identity instead of a pod: cluster.local/ns/NS/sa/SA")
+    .option("--to <target>", "service/NAMESPACE/NAME:PORT or pod/NAMESPACE/NAME:PORT")
+    .option("--method <method>", "HTTP method (default GET)")
+    .option("--path <path>", "HTTP path (default /)")
+    .option("--host <host>", "HTTP host (default the service hostname:port)")
+    .option("--header <name=value>", "HTTP header (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--jwt <token>", "a JWT the client sends (Authorization: Bearer)")
+    .option("--jwt-file <path>", "read the JWT from a file")
+    .option("--ext-authz <answer>", "what ext_authz providers answer for CUSTOM policies: ALLOW or DENY")
+    .option("--request <file>", "evaluate one enforcement point from a JSON request file (- reads stdin)")
+    .option("-o, --output <format>", "text or json", "text")
+    .action(async (flags: CheckFlags) => {
+      const result = await runCheck(flags);
       out.stdout += result.stdout;
       out.stderr += result.stderr;
       out.exitCode = result.exitCode;

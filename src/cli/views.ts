@@ -84,3 +84,22 @@ export function describeAttachment(a: string): string {
   const [kind, ns, name] = a.split("/");
   return `${kind} ${ns}/${name} on its waypoint`;
 }
+
+/** Policies a destination ztunnel enforces for a workload known only by namespace and labels (`check --request`). */
+export function ztunnelPoliciesAt(
+  model: MeshModel,
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+): PolicyState[] {
+  const root = model.options.rootNamespace;
+  return model.policies().filter((p) =>
+    p.attachedTo.some((a) => {
+      if (a === "ztunnel:GLOBAL" || a === `ztunnel:NAMESPACE:${namespace}`) return true;
+      if (!a.startsWith("ztunnel:WORKLOAD_SELECTOR:")) return false;
+      if (p.namespace !== namespace && p.namespace !== root) return false;
+      const wanted = (p.object.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector
+        ?.matchLabels;
+      return wanted !== undefined && labelsContain(labels, wanted);
+    }),
+  );
+}
