@@ -1,0 +1,7 @@
+// The ztunnel's public surface.
+export type { AdminPorts } from "./admin.js";
+export type { TrackedConnection } from "./connections.js";
+export type { AppConnector, OriginalDestination } from "./context.js";
+export type { PodSockets } from "./pod-proxy.js";
+export { type Destination, type OutboundRoute, routeOutbound, ZTUNNEL_PORTS } from "./route.js";
+export { Ztunnel, type ZtunnelOptions } from "./ztunnel.js";

@@ -1,0 +1,102 @@
+// One pod's proxy inside the node's ztunnel (in-pod mode, data-plane.md §2.2): the runtime hands over listeners
+// created in the pod's network namespace; this attaches outbound (15001), inbound plaintext (15006) and inbound
+// HBONE (15008) to them, with an HBONE pool that dials as the pod's identity.
+
+import type { Server, Socket } from "node:net";
+import { AmbitError } from "../../errors.js";
+import { HbonePool } from "../hbone/pool.js";
+import { HboneServer } from "../hbone/server.js";
+import type { CertSource } from "../hbone/tls.js";
+import { workloadIdentity } from "../state/types.js";
+import type { OriginalDestination, ProxyContext } from "./context.js";
+import { inboundConnector } from "./inbound.js";
+import { handleInboundPlaintext } from "./inbound-plaintext.js";
+import { handleOutbound } from "./outbound.js";
+import { certSource } from "./peers.js";
+
+export interface PodSockets {
+  /** Listening, inside the pod's netns: captured outbound connections (15001). */
+  outbound: Server;
+  /** Listening, inside the pod's netns: plaintext inbound (15006). */
+  inboundPlaintext: Server;
+  /**
+   * Where the pod's HBONE listener binds (the pod IP, 15008). The HBONE server binds it itself; adopting an
+   * existing net.Server needs an HboneServer option that does not exist yet.
+   */
+  hbone: { host: string; port: number };
+}
+
+export class PodProxy {
+  readonly uid: string;
+  readonly #ctx: ProxyContext;
+  readonly #sockets: PodSockets;
+  readonly #originalDestination: OriginalDestination;
+  readonly pool: HbonePool;
+  readonly #hbone: HboneServer;
+  readonly #onOutbound = (s: Socket) => void handleOutbound(this.#ctx, this, s);
+  readonly #onPlaintext = (s: Socket) => void handleInboundPlaintext(this.#ctx, this.uid, this.#originalDestination, s);
+
+  constructor(ctx: ProxyContext, uid: string, sockets: PodSockets, originalDestination: OriginalDestination) {
+    this.#ctx = ctx;
+    this.uid = uid;
+    this.#sockets = sockets;
+    this.#originalDestination = originalDestination;
+    const certs = () => this.#certs();
+    this.pool = new HbonePool({ certs });
+    this.#hbone = new HboneServer({
+      host: sockets.hbone.host,
+      port: sockets.hbone.port,
+      certs,
+      trustDomain: ctx.trustDomain,
+      connectUpstream: inboundConnector(ctx, uid),
+    });
+  }
+
+  get originalDestination(): OriginalDestination {
+    return this.#originalDestination;
+  }
+
+  get hbone(): HboneServer {
+    return this.#hbone;
+  }
+
+  async start(): Promise<void> {
+    await this.#hbone.start();
+    this.#sockets.outbound.on("connection", this.#onOutbound);
+    this.#sockets.inboundPlaintext.on("connection", this.#onPlaintext);
+    const w = this.#ctx.state.workload(this.uid);
+    if (w) this.#ctx.certificates.add(workloadIdentity(w));
+  }
+
+  /** Stops accepting; HBONE sessions get GOAWAY and finish their streams within `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#stopAccepting();
+    await this.#hbone.drain(timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopAccepting();
+    await this.#hbone.stop();
+    await this.pool.close();
+  }
+
+  #stopAccepting(): void {
+    this.#sockets.outbound.off("connection", this.#onOutbound);
+    this.#sockets.inboundPlaintext.off("connection", this.#onPlaintext);
+    this.#sockets.outbound.close();
+    this.#sockets.inboundPlaintext.close();
+  }
+
+  /** The pod's current certificate (synchronous, for TLS); a missing one is fetched for the next connection. */
+  #certs(): CertSource {
+    const w = this.#ctx.state.workload(this.uid);
+    if (!w) throw new AmbitError("AMBIT_ZTUNNEL_UNKNOWN_WORKLOAD", `workload ${this.uid} is not known yet`);
+    const id = workloadIdentity(w);
+    const cert = this.#ctx.certificates.peek(id);
+    if (!cert) {
+      this.#ctx.certificates.add(id);
+      throw new AmbitError("AMBIT_ZTUNNEL_NO_CERTIFICATE", `no certificate for ${id} yet`);
+    }
+    return certSource(cert);
+  }
+}
