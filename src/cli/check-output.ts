@@ -28,8 +28,8 @@ function traceLines(v: Verdict, indent: string): string[] {
   return lines;
 }
 
-function identity(id: string | null): string {
-  return id ?? "no identity (plaintext)";
+function sees(id: string | null): string {
+  return id ? `sees identity ${id}` : "sees no identity (plaintext)";
 }
 
 function requestLine(s: Simulation): string {
@@ -59,7 +59,8 @@ function verdictLine(s: Simulation): string {
       : (s.deniedAt ?? "");
   const how = s.status === null ? "connection reset (no HTTP status)" : `HTTP ${s.status}`;
   let why: string;
-  if (s.policy) why = `${shortName(s.policy)}${s.rule !== null ? ` rule ${s.rule}` : ""} matched`;
+  if (s.policy?.kind === "PeerAuthentication") why = `${shortName(s.policy)} refuses plaintext (mTLS STRICT)`;
+  else if (s.policy) why = `${shortName(s.policy)}${s.rule !== null ? ` rule ${s.rule}` : ""} matched`;
   else if (s.unmatchedAllows.length > 0)
     why = `no ALLOW rule matched in ${s.unmatchedAllows.map(shortName).join(", ")}`;
   else why = s.reason;
@@ -80,7 +81,7 @@ export function renderText(s: Simulation): string {
   if (s.waypoint) {
     const wp = s.waypoint;
     lines.push(`  ${n++}. waypoint ${wp.waypoint.namespace}/${wp.waypoint.name} — ${wp.why}`);
-    lines.push(`     sees identity ${identity(wp.identitySeen)}`);
+    lines.push(`     ${sees(wp.identitySeen)}`);
     lines.push(...traceLines(wp.verdict, "     "));
   } else if (s.route.noWaypoint) {
     lines.push(`     no waypoint — ${s.route.noWaypoint}`);
@@ -101,7 +102,7 @@ export function renderText(s: Simulation): string {
     } else if (!d.reached) {
       lines.push(`  ${n++}. destination ztunnel → ${pod} — not reached`);
     } else {
-      lines.push(`  ${n++}. destination ztunnel → ${pod}${others} — sees identity ${identity(d.identitySeen)}`);
+      lines.push(`  ${n++}. destination ztunnel → ${pod}${others} — ${sees(d.identitySeen)}`);
       lines.push(...traceLines(d.verdict!, "     "));
     }
     for (const o of d.differing) {
@@ -117,8 +118,11 @@ export function renderText(s: Simulation): string {
 
 /** Request mode (`--request`) as text: the one enforcement point's trace and decision. */
 export function renderVerdictText(enforcement: string, v: Verdict): string {
-  const lines = [`Enforcement: ${enforcement}`, ...traceLines(v, "  ")];
-  lines.push(`Decision: ${v.allowed ? "ALLOW" : "DENY"}${v.status === null ? "" : ` (${v.status})`}`);
+  const lines = [`Enforcement: ${enforcement}`, ...v.trace.map((e) => `  ${evaluatedText(e)}`)];
+  if (v.trace.length === 0) lines.push("  (no policies)");
+  lines.push(...v.notes.map((n) => `  note: ${n}`));
+  const how = v.status === null ? (v.allowed ? "" : ", connection reset") : `, ${v.status}`;
+  lines.push(`Decision: ${v.allowed ? "ALLOW" : "DENY"}${how} (${v.reason})`);
   return `${lines.join("\n")}\n`;
 }
 
