@@ -87,7 +87,10 @@ export function renderText(s: Simulation): string {
     lines.push(`     no waypoint — ${s.route.noWaypoint}`);
   }
   const d = s.destination;
-  if (!d) {
+  if (!d && s.route.external) {
+    const hosts = s.route.external.map((h) => `${h}:${s.route.targetPort}`).join(", ");
+    lines.push(`  ${n++}. external ${hosts} — outside the mesh: no destination ztunnel, no L4 policy`);
+  } else if (!d) {
     lines.push(`  ${n++}. no endpoint — ${s.reason}`);
   } else {
     const pod = `pod ${d.pod.namespace}/${d.pod.name}:${d.port}`;
@@ -188,6 +191,7 @@ export function renderJson(s: Simulation) {
       ...verdictJson(s.waypoint.verdict),
     });
   }
+  if (r.external) hops.push({ hop: "external", hosts: r.external, port: r.targetPort });
   if (s.destination) {
     const d = s.destination;
     hops.push({

@@ -38,6 +38,8 @@ export interface Route {
   targetPort: number;
   /** Other endpoints the service could pick (ztunnel load-balances at random). */
   otherEndpoints: Workload[];
+  /** A ServiceEntry without workload endpoints: its hosts, reached outside the mesh (no destination ztunnel). */
+  external: string[] | null;
 }
 
 const REF = /^(pod|po|service|svc)\/([^/]+)\/([^/:]+)(?::(\d+))?$/;
@@ -139,12 +141,14 @@ export function resolveRoute(model: MeshModel, source: SourceSpec, target: Targe
   let noWaypoint: string | null = null;
   let destination: Workload | null;
   let otherEndpoints: Workload[] = [];
+  let external: string[] | null = null;
   if (target.kind === "service") {
     const s = target.service;
     const subject = `${s.kind === "Service" ? "service" : "ServiceEntry"} ${s.namespace}/${s.name}`;
     const endpoints = endpointsOf(model, s).sort((a, b) => a.name.localeCompare(b.name));
     destination = endpoints[0] ?? null;
     otherEndpoints = endpoints.slice(1);
+    if (!destination && s.kind === "ServiceEntry") external = s.hostnames;
     if (s.binding.waypoint)
       waypoint = { waypoint: s.binding.waypoint, why: whyWaypoint(s.binding, subject, s.namespace, s.kind) };
     else noWaypoint = `${subject}: ${explainBinding(s.binding, "service", s.kind)}`;
@@ -168,5 +172,6 @@ export function resolveRoute(model: MeshModel, source: SourceSpec, target: Targe
     noWaypoint = `the client is not captured: no ztunnel sends its traffic to waypoint ${waypoint.waypoint.namespace}/${waypoint.waypoint.name}, it goes straight to the pod`;
     waypoint = null;
   }
-  return { source: src, target, waypoint, noWaypoint, destination, targetPort: targetPortOf(target), otherEndpoints };
+  const targetPort = targetPortOf(target);
+  return { source: src, target, waypoint, noWaypoint, destination, targetPort, otherEndpoints, external };
 }

@@ -138,6 +138,19 @@ export async function simulate(model: MeshModel, route: Route, request: CheckReq
 
   const base = { route, request, waypoint, destination, notes };
   if (waypoint && !waypoint.verdict.allowed) return { ...base, ...denial("waypoint", waypoint.verdict) };
+  if (!destination && route.external) {
+    const status = waypoint ? 200 : null;
+    return {
+      ...base,
+      allowed: true,
+      status,
+      deniedAt: null,
+      policy: null,
+      rule: null,
+      reason: "allowed",
+      unmatchedAllows: [],
+    };
+  }
   if (!destination) {
     const status = waypoint ? 503 : null;
     const reason = waypoint

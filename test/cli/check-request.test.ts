@@ -2,6 +2,7 @@
 // as the enforcement point finds them (policy.md §0), JWTs verified with the waypoint's RequestAuthentications
 // (policy.md §2.2), ext_authz answers for CUSTOM (§1.11), and exit 65 for request files that do not make sense.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -211,6 +212,17 @@ describe("ambit check --request at ztunnel", () => {
   test("selector policies follow the destination labels: details has none", async () => {
     const r = await ask(ztunnel(null, { app: "details" }));
     assert.deepEqual([r.exitCode, r.out.trace], [0, []]);
+  });
+
+  test("--request - reads the request from standard input (the real binary)", () => {
+    const request = ztunnel("cluster.local/ns/bookinfo/sa/bookinfo-productpage", { app: "reviews" });
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "check", "-f", B, "--request", "-", "-o", "json"],
+      { input: JSON.stringify(request), encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).policy, "bookinfo/reviews-callers");
   });
 
   test("text output names the enforcement point, each policy and the decision", async () => {

@@ -248,6 +248,94 @@ spec:
   });
 });
 
+describe("ambit check: other topologies", () => {
+  const shared = extra(
+    "shared.yaml",
+    `apiVersion: v1
+kind: Namespace
+metadata: {name: infra}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: app, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: shared, namespace: infra}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: orders
+  namespace: app
+  labels: {istio.io/use-waypoint: shared, istio.io/use-waypoint-namespace: infra}
+spec:
+  selector: {app: orders}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: app}
+spec:
+  selector: {app: nothing}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: orders-1, namespace: app, labels: {app: orders}}
+spec: {containers: [{name: o, image: o}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: app}
+spec: {containers: [{name: c, image: c}]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: ext
+  namespace: app
+  labels: {istio.io/use-waypoint: shared, istio.io/use-waypoint-namespace: infra}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 443, name: http, protocol: HTTP}]
+  resolution: DNS
+`,
+  );
+  const client = ["-f", shared, "--from", "pod/app/client"];
+
+  // control-plane.md §4: use-waypoint-namespace names the waypoint's namespace; the waypoint's identity follows it.
+  test("a cross-namespace waypoint: the label pair is named, and ztunnel sees infra's waypoint identity", async () => {
+    const r = await check([...client, "--to", "service/app/orders"]);
+    assert.equal(r.exitCode, 0);
+    assert.match(
+      r.stdout,
+      /waypoint infra\/shared — service app\/orders uses it \(Service label istio\.io\/use-waypoint=shared, istio\.io\/use-waypoint-namespace=infra; waypoint-for: service\)/,
+    );
+    assert.match(r.stdout, /pod app\/orders-1:8080 — sees identity spiffe:\/\/cluster\.local\/ns\/infra\/sa\/shared/);
+  });
+
+  test("a ServiceEntry without endpoints is reached outside the mesh: no destination ztunnel", async () => {
+    const r = await check([...client, "--to", "service/app/ext:443", "-o", "json"]);
+    assert.equal(r.exitCode, 0);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.hops.at(-1), { hop: "external", hosts: ["api.example.com"], port: 443 });
+  });
+
+  // data-plane.md §3.1 step 5: a Service VIP with no endpoints → NoHealthyUpstream, the connection is closed.
+  test("a Service without endpoints fails at routing", async () => {
+    const r = await check([...client, "--to", "service/app/empty:80"]);
+    assert.equal(r.exitCode, 1);
+    assert.match(
+      r.stdout,
+      /Verdict: DENIED at routing — connection reset \(no HTTP status\), the service has no endpoints/,
+    );
+  });
+});
+
 describe("ambit check: usage and input errors", () => {
   const cases: Array<[string, string[], number, RegExp]> = [
     ["no --to", ["-f", B, ...CURL], 64, /--to .* is required/],
