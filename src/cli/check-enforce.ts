@@ -10,7 +10,7 @@ import { peerLevels, peerPoliciesFor, STATIC_STRICT_POLICY } from "../policy/pee
 import type { HttpAttributes, JwtResult, L7Request } from "../policy/request.js";
 import { ZtunnelAuthz } from "../policy/ztunnel-authz.js";
 import { type L4Policy, toZtunnelPolicy } from "../policy/ztunnel-policy.js";
-import { authenticateToken } from "./check-jwt.js";
+import { authenticateToken, NO_AUTHN_NOTE } from "./check-jwt.js";
 import { waypointPoliciesFor, ztunnelPoliciesAt } from "./views.js";
 
 /** A policy the enforcement point considered, with where it was written. */
@@ -120,6 +120,8 @@ export async function evaluateAtWaypoint(
     const authn = await authenticateToken(ras, req.jwt.token, req.http);
     jwt = authn.jwt;
     notes.push(...authn.notes);
+  } else if (req.jwt && ras.length === 0) {
+    notes.push(NO_AUTHN_NOTE);
   } else if (req.jwt) {
     jwt = { claims: req.jwt.claims, valid: req.jwt.valid };
     if (!req.jwt.valid) jwt.error = "Jwt verification fails";
@@ -147,7 +149,8 @@ export async function evaluateAtWaypoint(
   const request: L7Request = { source: req.source, destination: req.destination, http: req.http, jwt };
   const d = engine.evaluate(request, { trace: true, extAuthz: answers });
   const trace = d.trace.map((t) => toEvaluated(t, links));
-  for (const t of trace) if (t.phase === "JWT" && t.policy === null && ras[0]) t.policy = link(ras[0]);
+  // A failed token is rejected by jwt_authn, not by a policy; name the RequestAuthentication when there is one.
+  if (ras.length === 1) for (const t of trace) if (t.phase === "JWT") t.policy = link(ras[0]!);
   return verdict(d, trace, links, notes);
 }
 
@@ -191,7 +194,8 @@ export function evaluateAtZtunnel(model: MeshModel, conn: ZtunnelConnection): Ve
   const strictBy = [levels.workload, levels.namespace, levels.mesh].find((pa) => pa?.spec?.mtls?.mode === "STRICT");
   for (const p of peer.policies) {
     const from = p.name === STATIC_STRICT_POLICY ? (strictBy ?? levels.workload) : levels.workload;
-    if (from) links.set(`${p.namespace}/${p.name}`, { ...link(from), action: "STRICT" });
+    const action = p.name === STATIC_STRICT_POLICY ? "STRICT" : "portLevelMtls";
+    if (from) links.set(`${p.namespace}/${p.name}`, { ...link(from), action });
   }
 
   const d = ZtunnelAuthz.build(l4).evaluate(
@@ -207,7 +211,8 @@ export function evaluateAtZtunnel(model: MeshModel, conn: ZtunnelConnection): Ve
     const key = t.policy ? `${t.policy.namespace}/${t.policy.name}` : "";
     const ap = byKey.get(key);
     if (e.policy?.kind === "PeerAuthentication") {
-      e.reason = e.matched ? "plaintext refused (mTLS STRICT)" : "peer has an identity (HBONE mTLS)";
+      const accepted = conn.principal ? "peer has an identity (HBONE mTLS)" : "plaintext accepted on this port";
+      e.reason = e.matched ? "plaintext refused (mTLS STRICT)" : accepted;
     } else if (ap && !e.matched) {
       e.reason = explainL4(ap, conn, model.options.trustDomain) ?? e.reason;
     }

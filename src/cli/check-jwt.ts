@@ -6,6 +6,9 @@ import type { RequestAuthentication } from "../api/resources.js";
 import { JWT_ERRORS, RequestAuthenticator, toJwtResult } from "../policy/jwt.js";
 import type { HttpAttributes, JwtResult } from "../policy/request.js";
 
+export const NO_AUTHN_NOTE =
+  "no RequestAuthentication is attached to this waypoint: a token is not validated and its claims are not used";
+
 export interface TokenCheck {
   jwt: JwtResult | null;
   notes: string[];
@@ -24,14 +27,7 @@ export async function authenticateToken(
   token: string,
   http: HttpAttributes | null,
 ): Promise<TokenCheck> {
-  if (ras.length === 0) {
-    return {
-      jwt: null,
-      notes: [
-        "no RequestAuthentication is attached to this waypoint: the token is not validated and its claims are not used",
-      ],
-    };
-  }
+  if (ras.length === 0) return { jwt: null, notes: [NO_AUTHN_NOTE] };
   let authn: RequestAuthenticator;
   try {
     authn = RequestAuthenticator.compile(ras);

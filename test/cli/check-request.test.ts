@@ -146,6 +146,15 @@ describe("ambit check --request at a waypoint", () => {
     assert.deepEqual([none.exitCode, none.out.status], [1, 403]);
   });
 
+  // policy.md §0: only RequestAuthentications attached to the waypoint count; without one a token is ignored.
+  test("claims at a waypoint without a RequestAuthentication are not used (even invalid ones)", async () => {
+    const file = join(DIR, "no-ra.json");
+    writeFileSync(file, JSON.stringify(waypointRequest({ jwt: { claims: { iss: ISS, sub: "x" }, valid: false } })));
+    const r = await runCli(["check", "-f", B, "--request", file, "-o", "json"]);
+    assert.equal(r.exitCode, 0);
+    assert.match(JSON.parse(r.stdout).notes[0], /no RequestAuthentication is attached to this waypoint/);
+  });
+
   test("a token minted here is verified with the waypoint's inline jwks", async () => {
     const good = await ask(waypointRequest({ service: "details", jwt: { token: await mint({}) } }));
     assert.equal(good.exitCode, 0);
