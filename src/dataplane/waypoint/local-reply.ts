@@ -1,0 +1,64 @@
+// Answers the proxy gives itself (Envoy's local replies): 403 `RBAC: access denied`, 401 with jwt_authn's text,
+// 503/504 for upstream failures, 404 when no route matches. gRPC callers get the status mapped to a gRPC code in
+// a trailers-only response, as Envoy does for gRPC requests.
+
+import type { RequestContext } from "./context.js";
+
+export interface LocalReply {
+  status: number;
+  body: string;
+  /** Envoy's response code details, e.g. `rbac_access_denied_matched_policy[none]`. */
+  details: string;
+  flags?: string[];
+  headers?: Record<string, string>;
+}
+
+// https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md
+export function grpcStatusFor(http: number): number {
+  switch (http) {
+    case 400:
+      return 13;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return 12;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14;
+    default:
+      return 2;
+  }
+}
+
+export function sendLocalReply(ctx: RequestContext, r: LocalReply): void {
+  ctx.responseCode = r.status;
+  ctx.details = r.details;
+  if (r.flags) ctx.flags.push(...r.flags);
+  const d = ctx.downstream;
+  if (d.res.headersSent) {
+    // Too late for an answer: cut the stream so the client sees a failure, not a truncated success.
+    if (d.version === "HTTP/2") d.res.stream.close(0x2);
+    else d.res.destroy();
+    return;
+  }
+  if (ctx.grpc && d.version === "HTTP/2") {
+    const grpc = grpcStatusFor(r.status);
+    ctx.grpcStatus = String(grpc);
+    ctx.responseCode = 200;
+    if (!d.res.stream.destroyed) {
+      d.res.stream.respond(
+        { ":status": 200, "content-type": "application/grpc", "grpc-status": String(grpc), "grpc-message": encodeURIComponent(r.body), ...r.headers },
+        { endStream: true },
+      );
+    }
+    return;
+  }
+  const body = Buffer.from(r.body);
+  ctx.responseBytes += body.length;
+  d.res.writeHead(r.status, { "content-type": "text/plain", "content-length": body.length, ...r.headers });
+  d.res.end(body);
+}
