@@ -325,6 +325,55 @@ spec:
     assert.deepEqual(out.hops.at(-1), { hop: "external", hosts: ["api.example.com"], port: 443 });
   });
 
+  // data-plane.md §3.1 step 7: pod-addressed traffic uses the pod's own waypoint (waypoint-for: workload), where
+  // only the policies attached to the Gateway apply.
+  test("pod-addressed traffic goes through the pod's workload waypoint and its Gateway-attached DENY", async () => {
+    const pw = extra(
+      "pod-waypoint.yaml",
+      `apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: shop, labels: {istio.io/waypoint-for: workload}}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cart, namespace: shop, labels: {app: cart, istio.io/use-waypoint: waypoint}}
+spec: {containers: [{name: cart, image: cart}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: shop}
+spec: {containers: [{name: c, image: c}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: DENY
+  rules: [{to: [{operation: {methods: [DELETE]}}]}]
+`,
+    );
+    const r = await check(["-f", pw, "--from", "pod/shop/client", "--to", "pod/shop/cart:8080", "--method", "DELETE"]);
+    assert.equal(r.exitCode, 1);
+    assert.match(
+      r.stdout,
+      /waypoint shop\/waypoint — pod shop\/cart uses it \(pod label istio\.io\/use-waypoint=waypoint; waypoint-for: workload\)/,
+    );
+    assert.match(
+      r.stdout,
+      /Verdict: DENIED at waypoint shop\/waypoint — HTTP 403, AuthorizationPolicy shop\/no-delete rule 0 matched/,
+    );
+    const get = await check(["-f", pw, "--from", "pod/shop/client", "--to", "pod/shop/cart:8080"]);
+    assert.equal(get.exitCode, 0);
+  });
+
   // data-plane.md §3.1 step 5: a Service VIP with no endpoints → NoHealthyUpstream, the connection is closed.
   test("a Service without endpoints fails at routing", async () => {
     const r = await check([...client, "--to", "service/app/empty:80"]);
