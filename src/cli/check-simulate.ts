@@ -16,7 +16,7 @@ import type { Route } from "./check-path.js";
 import { servicesSelecting, ztunnelPoliciesFor } from "./views.js";
 
 /** Stand-in for an address the input does not give (plan mode has no pod IPs); `ipBlocks` see this. */
-export const UNKNOWN_IP = "0.0.0.0";
+const UNKNOWN_IP = "0.0.0.0";
 
 export interface CheckRequest {
   http: HttpAttributes;
