@@ -37,8 +37,10 @@ export async function killNetnsProcesses(netns: string): Promise<number[]> {
   return pids;
 }
 
+/** Writes /proc/sys/<key> as seen from inside the netns (net.* sysctls are per netns); needs only sh. */
 export async function setSysctl(netns: string, key: string, value: string): Promise<void> {
-  await run("ip", ["netns", "exec", netns, "sysctl", "-q", "-w", `${key}=${value}`]);
+  const path = `/proc/sys/${key.replaceAll(".", "/")}`;
+  await run("ip", ["netns", "exec", netns, "sh", "-c", 'echo "$1" > "$2"', "sh", value, path]);
 }
 
 export interface IpRoute {

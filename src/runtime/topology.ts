@@ -19,8 +19,8 @@ import {
 } from "../dataplane/capture/netns.js";
 import { AmbitError } from "../errors.js";
 import { addressAt, type Cidr, cidrsOverlap, formatCidr, IpAllocator, parseAnyCidr, parseCidr } from "./ipam.js";
-import { killNetnsProcesses, listRoutes, NETNS_ETC_DIR, removeNetnsEtc, setSysctl } from "./netns-extra.js";
 import { BRIDGE, CLUSTER_UPLINK, checkPrefix, clusterNetns, hostLink, ownedBy, podLink, podNetns } from "./names.js";
+import { killNetnsProcesses, listRoutes, NETNS_ETC_DIR, removeNetnsEtc, setSysctl } from "./netns-extra.js";
 
 export const DEFAULT_POD_CIDR = "10.88.0.0/16";
 export const DEFAULT_SERVICE_CIDR = "10.96.0.0/16";
