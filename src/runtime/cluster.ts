@@ -291,7 +291,11 @@ export class LocalCluster extends EventEmitter<ClusterEvents> {
     return readLog(this.#logPath(namespace, pod, options.container), options);
   }
 
-  followLogs(namespace: string, pod: string, options: LogOptions & { signal: AbortSignal }): AsyncGenerator<string> {
+  followLogs(
+    namespace: string,
+    pod: string,
+    options: LogOptions & { signal: AbortSignal; pollMs?: number },
+  ): AsyncGenerator<string> {
     return followLog(this.#logPath(namespace, pod, options.container), options);
   }
 
