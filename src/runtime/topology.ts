@@ -2,7 +2,7 @@
 // veth pair from the root netns into it. The host gets one address in the pod CIDR and two routes (pod and
 // service CIDR) through that pair; nothing else of the host's network changes, and deleting the pair (or the
 // cluster netns) removes the routes with it.
-import { access, readdir } from "node:fs/promises";
+import { access, readdir, rmdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOST_PROBE_SNAT } from "../dataplane/capture/constants.js";
 import { run } from "../dataplane/capture/exec.js";
@@ -231,6 +231,8 @@ export async function teardownAll(prefix: string, timeoutMs = 10_000): Promise<v
     await run("ip", ["link", "del", link.name], { allowFailure: true });
   }
   for (const dir of await etcDirs(prefix)) await removeNetnsEtc(dir);
+  // /etc/netns itself goes only when nothing else uses it (rmdir refuses a non-empty folder).
+  await rmdir(NETNS_ETC_DIR).catch(() => {});
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const left = await leftovers(prefix);
