@@ -3,9 +3,9 @@
 // (an HbonePool dialing the waypoint with the client's identity).
 
 import { once } from "node:events";
-import { Agent, createServer as createH1, type IncomingMessage, request as h1request, type Server } from "node:http";
-import { type ClientHttp2Session, connect as h2connect, createServer as createH2, type Http2Server } from "node:http2";
-import { type AddressInfo, connect as tcpConnect, createServer as createTcp, type Server as TcpServer } from "node:net";
+import { Agent, createServer as createH1, request as h1request, type IncomingMessage, type Server } from "node:http";
+import { type ClientHttp2Session, createServer as createH2, type Http2Server, connect as h2connect } from "node:http2";
+import { type AddressInfo, createServer as createTcp, type Server as TcpServer, connect as tcpConnect } from "node:net";
 import type { Duplex } from "node:stream";
 import { HbonePool } from "../../src/dataplane/hbone/pool.js";
 import { HboneServer } from "../../src/dataplane/hbone/server.js";
@@ -58,7 +58,11 @@ export interface Mesh {
   accessLog: string[];
   podHbonePort: number;
   /** HTTP/1.1 request through the waypoint to `target` (VIP:port). */
-  get(target: string, path: string, opts?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<Reply>;
+  get(
+    target: string,
+    path: string,
+    opts?: { method?: string; headers?: Record<string, string>; body?: string },
+  ): Promise<Reply>;
   /** An HTTP/2 session through one tunnel to `target`. */
   h2(target: string): Promise<ClientHttp2Session>;
   tunnel(target: string): Promise<Duplex>;
@@ -71,10 +75,7 @@ export interface Reply {
   body: string;
 }
 
-export async function startMesh(
-  podNames: string[],
-  waypointOpts: Partial<WaypointOptions> = {},
-): Promise<Mesh> {
+export async function startMesh(podNames: string[], waypointOpts: Partial<WaypointOptions> = {}): Promise<Mesh> {
   const ca = await testCa(TD);
   const accessLog: string[] = [];
   const pods: Pod[] = [];
@@ -124,7 +125,10 @@ export async function startMesh(
       stream.on("data", () => {});
       stream.on("end", () => {
         const grpc = String(headers["content-type"] ?? "").startsWith("application/grpc");
-        stream.respond({ ":status": 200, "content-type": String(headers["content-type"] ?? "text/plain"), "x-pod": name }, { waitForTrailers: grpc });
+        stream.respond(
+          { ":status": 200, "content-type": String(headers["content-type"] ?? "text/plain"), "x-pod": name },
+          { waitForTrailers: grpc },
+        );
         if (grpc) {
           stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", "grpc-message": "ok" }));
           // One length-prefixed gRPC message: uncompressed, 2 bytes.
@@ -296,7 +300,11 @@ export async function h2request(
   return { headers: h, body: Buffer.concat(chunks), trailers };
 }
 
-export function ap(name: string, spec: Record<string, unknown>, namespace = "default"): WaypointL7Config["authorizationPolicies"][number] {
+export function ap(
+  name: string,
+  spec: Record<string, unknown>,
+  namespace = "default",
+): WaypointL7Config["authorizationPolicies"][number] {
   return { apiVersion: "security.istio.io/v1", kind: "AuthorizationPolicy", metadata: { name, namespace }, spec };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { ap, config, GATEWAY_REF, type Mesh, service, startMesh } from "./harness.js";
 
 const REVIEWS = "10.96.0.10:9080";
@@ -36,7 +36,10 @@ describe("waypoint L7 policy", () => {
             rules: [
               { to: [{ operation: { methods: ["GET"], paths: ["/api/*"] } }] },
               { when: [{ key: "request.headers[x-admin]", values: ["yes"] }] },
-              { to: [{ operation: { paths: ["/claims"] } }], when: [{ key: "request.auth.claims[group]", values: ["admins"] }] },
+              {
+                to: [{ operation: { paths: ["/claims"] } }],
+                when: [{ key: "request.auth.claims[group]", values: ["admins"] }],
+              },
             ],
           }),
           // Only for ratings: deny /api/private.

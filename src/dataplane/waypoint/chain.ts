@@ -37,7 +37,10 @@ const EXTENSION_BEFORE: Record<ExtensionPhase, PhaseName> = {
 };
 
 /** Lays out the chain: each phase's extensions (already ordered by priority), then the built-in filter. */
-export function buildChain(builtins: Readonly<Record<PhaseName, Filter>>, extensions: readonly ExtensionFilter[]): Filter[] {
+export function buildChain(
+  builtins: Readonly<Record<PhaseName, Filter>>,
+  extensions: readonly ExtensionFilter[],
+): Filter[] {
   const chain: Filter[] = [];
   for (const phase of PHASES) {
     for (const e of extensions) if (EXTENSION_BEFORE[e.phase] === phase) chain.push(e);

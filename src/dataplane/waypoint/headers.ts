@@ -27,7 +27,8 @@ const HOP_BY_HOP = new Set([
 export function parseHeaderModifier(raw: Record<string, unknown> | undefined, where: string): HeaderModifier {
   const pairs = (key: "set" | "add"): Array<[string, string]> =>
     ((raw?.[key] as Array<Record<string, unknown>> | undefined) ?? []).map((h) => {
-      if (typeof h.name !== "string" || h.name === "") throw new AmbitError("AMBIT_WAYPOINT_CONFIG", `${where}: ${key} without a name`);
+      if (typeof h.name !== "string" || h.name === "")
+        throw new AmbitError("AMBIT_WAYPOINT_CONFIG", `${where}: ${key} without a name`);
       return [h.name.toLowerCase(), String(h.value ?? "")];
     });
   return {

@@ -51,7 +51,13 @@ export function sendLocalReply(ctx: RequestContext, r: LocalReply): void {
     ctx.responseCode = 200;
     if (!d.res.stream.destroyed) {
       d.res.stream.respond(
-        { ":status": 200, "content-type": "application/grpc", "grpc-status": String(grpc), "grpc-message": encodeURIComponent(r.body), ...r.headers },
+        {
+          ":status": 200,
+          "content-type": "application/grpc",
+          "grpc-status": String(grpc),
+          "grpc-message": encodeURIComponent(r.body),
+          ...r.headers,
+        },
         { endStream: true },
       );
     }

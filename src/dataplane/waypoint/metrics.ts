@@ -5,8 +5,8 @@
 // series simply leaves a tag empty (Prometheus treats "" as absent) where its service does not set it.
 
 import { Counter, Histogram, Registry } from "prom-client";
-import type { MetricKind, TelemetrySettings } from "./telemetry.js";
 import type { Attributes } from "./expr.js";
+import type { MetricKind, TelemetrySettings } from "./telemetry.js";
 
 export const PEER_LABELS = [
   "reporter",
@@ -38,7 +38,9 @@ export const HTTP_LABELS = [...PEER_LABELS, "response_code", "grpc_response_stat
 export type Labels = Record<string, string>;
 
 // Envoy/Istio buckets: durations in ms, sizes in bytes (exponential 1..1e8).
-const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+const DURATION_BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+];
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
 
 interface Family {
@@ -63,7 +65,9 @@ export class WaypointMetrics {
 
   /** Makes sure every upserted tag name is a label; re-creating the families resets their values. */
   ensureTags(names: Iterable<string>): void {
-    const missing = [...names].filter((n) => !this.#extra.includes(n) && !(HTTP_LABELS as readonly string[]).includes(n));
+    const missing = [...names].filter(
+      (n) => !this.#extra.includes(n) && !(HTTP_LABELS as readonly string[]).includes(n),
+    );
     if (missing.length === 0) return;
     this.#extra = [...this.#extra, ...missing].sort();
     this.registry.clear();
@@ -97,10 +101,30 @@ export class WaypointMetrics {
         buckets: SIZE_BUCKETS,
         registers,
       }),
-      tcpOpened: new Counter({ name: "istio_tcp_connections_opened_total", help: "TCP streams opened", labelNames: tcp, registers }),
-      tcpClosed: new Counter({ name: "istio_tcp_connections_closed_total", help: "TCP streams closed", labelNames: tcp, registers }),
-      tcpSent: new Counter({ name: "istio_tcp_sent_bytes_total", help: "Bytes sent to the client", labelNames: tcp, registers }),
-      tcpReceived: new Counter({ name: "istio_tcp_received_bytes_total", help: "Bytes received from the client", labelNames: tcp, registers }),
+      tcpOpened: new Counter({
+        name: "istio_tcp_connections_opened_total",
+        help: "TCP streams opened",
+        labelNames: tcp,
+        registers,
+      }),
+      tcpClosed: new Counter({
+        name: "istio_tcp_connections_closed_total",
+        help: "TCP streams closed",
+        labelNames: tcp,
+        registers,
+      }),
+      tcpSent: new Counter({
+        name: "istio_tcp_sent_bytes_total",
+        help: "Bytes sent to the client",
+        labelNames: tcp,
+        registers,
+      }),
+      tcpReceived: new Counter({
+        name: "istio_tcp_received_bytes_total",
+        help: "Bytes received from the client",
+        labelNames: tcp,
+        registers,
+      }),
     };
   }
 
@@ -114,9 +138,12 @@ export class WaypointMetrics {
     const f = this.#family;
     const s = settings.metrics;
     if (s.REQUEST_COUNT.enabled) f.requests.inc(this.#labels(settings, "REQUEST_COUNT", labels, attrs));
-    if (s.REQUEST_DURATION.enabled) f.duration.observe(this.#labels(settings, "REQUEST_DURATION", labels, attrs), m.durationMs);
-    if (s.REQUEST_SIZE.enabled) f.requestBytes.observe(this.#labels(settings, "REQUEST_SIZE", labels, attrs), m.requestBytes);
-    if (s.RESPONSE_SIZE.enabled) f.responseBytes.observe(this.#labels(settings, "RESPONSE_SIZE", labels, attrs), m.responseBytes);
+    if (s.REQUEST_DURATION.enabled)
+      f.duration.observe(this.#labels(settings, "REQUEST_DURATION", labels, attrs), m.durationMs);
+    if (s.REQUEST_SIZE.enabled)
+      f.requestBytes.observe(this.#labels(settings, "REQUEST_SIZE", labels, attrs), m.requestBytes);
+    if (s.RESPONSE_SIZE.enabled)
+      f.responseBytes.observe(this.#labels(settings, "RESPONSE_SIZE", labels, attrs), m.responseBytes);
   }
 
   tcpOpened(settings: TelemetrySettings, labels: Labels, attrs: Attributes): void {
@@ -126,8 +153,10 @@ export class WaypointMetrics {
 
   tcpClosed(settings: TelemetrySettings, labels: Labels, attrs: Attributes, sent: number, received: number): void {
     const s = settings.metrics;
-    if (s.TCP_CLOSED_CONNECTIONS.enabled) this.#family.tcpClosed.inc(this.#labels(settings, "TCP_CLOSED_CONNECTIONS", labels, attrs));
-    if (s.TCP_SENT_BYTES.enabled) this.#family.tcpSent.inc(this.#labels(settings, "TCP_SENT_BYTES", labels, attrs), sent);
+    if (s.TCP_CLOSED_CONNECTIONS.enabled)
+      this.#family.tcpClosed.inc(this.#labels(settings, "TCP_CLOSED_CONNECTIONS", labels, attrs));
+    if (s.TCP_SENT_BYTES.enabled)
+      this.#family.tcpSent.inc(this.#labels(settings, "TCP_SENT_BYTES", labels, attrs), sent);
     if (s.TCP_RECEIVED_BYTES.enabled)
       this.#family.tcpReceived.inc(this.#labels(settings, "TCP_RECEIVED_BYTES", labels, attrs), received);
   }

@@ -124,7 +124,10 @@ export class WaypointState {
       }
     };
     this.defaultAuthn = authn(wide);
-    const scope = { waypointNamespace: config.waypoint.namespace, rootNamespace: config.rootNamespace || "istio-system" };
+    const scope = {
+      waypointNamespace: config.waypoint.namespace,
+      rootNamespace: config.rootNamespace || "istio-system",
+    };
     this.defaultTelemetry = telemetryFor(config.telemetries, { ...scope, service: undefined }, opts.telemetryDefaults);
     const services = new Map<string, ServiceState>();
     const addresses = new Set<string>();
@@ -157,9 +160,11 @@ export class WaypointState {
         balancer: new Balancer(svc.endpoints, opts.health, opts.lbPolicy, opts.outlier, opts.now),
       };
       services.set(key, state);
-      for (const vip of svc.vips) for (const port of ports.values()) this.#byVip.set(`${vip}:${port.port}`, { service: state, port });
+      for (const vip of svc.vips)
+        for (const port of ports.values()) this.#byVip.set(`${vip}:${port.port}`, { service: state, port });
       const [name, ns] = [svc.name, svc.namespace];
-      for (const h of [svc.hostname, name, `${name}.${ns}`, `${name}.${ns}.svc`]) if (h) this.#byHost.set(h.toLowerCase(), state);
+      for (const h of [svc.hostname, name, `${name}.${ns}`, `${name}.${ns}.svc`])
+        if (h) this.#byHost.set(h.toLowerCase(), state);
     }
     for (const w of config.workloads) {
       this.#workloads.set(w.address, w);
@@ -191,7 +196,8 @@ export class WaypointState {
       const colon = host.lastIndexOf(":");
       const name = (colon > 0 && !host.endsWith("]") ? host.slice(0, colon) : host).toLowerCase();
       const svc = this.#byHost.get(name);
-      const port = svc?.ports.get(colon > 0 ? Number(host.slice(colon + 1)) : target.port) ?? svc?.ports.values().next().value;
+      const port =
+        svc?.ports.get(colon > 0 ? Number(host.slice(colon + 1)) : target.port) ?? svc?.ports.values().next().value;
       if (svc && port) return { kind: "service", service: svc, port };
     }
     return undefined;

@@ -29,7 +29,13 @@ export function closeTunnel(stream: Duplex): void {
   stream.resume();
 }
 
-export async function proxyTcp(stream: Duplex, tunnel: TunnelInfo, dest: Destination, state: WaypointState, o: TcpOptions): Promise<void> {
+export async function proxyTcp(
+  stream: Duplex,
+  tunnel: TunnelInfo,
+  dest: Destination,
+  state: WaypointState,
+  o: TcpOptions,
+): Promise<void> {
   const decision = state.authz.evaluate({
     source: { principal: tunnel.peer, ip: tunnel.remoteAddress, namespace: tryParseSpiffeId(tunnel.peer)?.namespace },
     destination: {
@@ -79,7 +85,11 @@ export async function proxyTcp(stream: Duplex, tunnel: TunnelInfo, dest: Destina
   upstream.on("data", (c: Buffer) => {
     sent += c.length;
   });
-  await splice(stream, upstream);
+  const endedEarly = stream.readableEnded;
+  const done = splice(stream, upstream);
+  // Detection may already have read the client's EOF (an empty stream); pipe would not pass that on.
+  if (endedEarly) upstream.end();
+  await done;
   balancer.end(ep, 200);
   o.metrics.tcpClosed(settings, labels, attrs, sent, received);
 }

@@ -61,7 +61,9 @@ function levels(all: readonly Telemetry[], s: Scope): Telemetry[] {
   const oldestWide = (ns: string) =>
     all
       .filter((t) => (t.metadata.namespace ?? "default") === ns && targets(t).length === 0 && !t.spec?.selector)
-      .sort((a, b) => Date.parse(a.metadata.creationTimestamp ?? "") - Date.parse(b.metadata.creationTimestamp ?? ""))[0];
+      .sort(
+        (a, b) => Date.parse(a.metadata.creationTimestamp ?? "") - Date.parse(b.metadata.creationTimestamp ?? ""),
+      )[0];
   const out: Telemetry[] = [];
   const namespaces = [s.rootNamespace, s.waypointNamespace];
   if (s.service && !namespaces.includes(s.service.namespace)) namespaces.push(s.service.namespace);
@@ -74,7 +76,11 @@ function levels(all: readonly Telemetry[], s: Scope): Telemetry[] {
     const svc = s.service;
     for (const t of all) {
       const ns = t.metadata.namespace ?? "default";
-      if (targets(t).some((r) => (r.kind === "Service" || r.kind === "ServiceEntry") && r.name === svc.name && ns === svc.namespace))
+      if (
+        targets(t).some(
+          (r) => (r.kind === "Service" || r.kind === "ServiceEntry") && r.name === svc.name && ns === svc.namespace,
+        )
+      )
         out.push(t);
     }
   }
@@ -123,10 +129,9 @@ function applyMetrics(t: Telemetry, metrics: Record<MetricKind, { enabled: boole
 }
 
 export function telemetryFor(all: readonly Telemetry[], scope: Scope, defaults: TelemetryDefaults): TelemetrySettings {
-  const metrics = Object.fromEntries(ALL_KINDS.map((k) => [k, { enabled: true, tags: new Map<string, TagOverride>() }])) as Record<
-    MetricKind,
-    { enabled: boolean; tags: Map<string, TagOverride> }
-  >;
+  const metrics = Object.fromEntries(
+    ALL_KINDS.map((k) => [k, { enabled: true, tags: new Map<string, TagOverride>() }]),
+  ) as Record<MetricKind, { enabled: boolean; tags: Map<string, TagOverride> }>;
   const accessLog: TelemetrySettings["accessLog"] = { enabled: defaults.accessLog, filter: undefined };
   let samplingPercent = defaults.samplingPercent;
   for (const t of levels(all, scope)) {

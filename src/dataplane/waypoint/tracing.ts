@@ -13,7 +13,11 @@ export interface TraceDecision {
   parentId: string | undefined;
 }
 
-export function continueTrace(incoming: string | undefined, samplingPercent: number, random = Math.random): TraceDecision {
+export function continueTrace(
+  incoming: string | undefined,
+  samplingPercent: number,
+  random = Math.random,
+): TraceDecision {
   const spanId = randomBytes(8).toString("hex");
   const m = incoming ? TRACEPARENT.exec(incoming) : null;
   if (m && m[1] !== "0".repeat(32) && m[2] !== "0".repeat(16)) {

@@ -57,7 +57,9 @@ export class Upstreams {
     if (e.hbone) {
       try {
         return await this.opts.pool.connect({
-          address: e.address.includes(":") ? `[${e.address}]:${this.opts.hbonePort}` : `${e.address}:${this.opts.hbonePort}`,
+          address: e.address.includes(":")
+            ? `[${e.address}]:${this.opts.hbonePort}`
+            : `${e.address}:${this.opts.hbonePort}`,
           target: e.address.includes(":") ? `[${e.address}]:${port}` : `${e.address}:${port}`,
           expectedIdentities: [e.identity],
         });
@@ -124,7 +126,10 @@ export class Upstreams {
     for (const [k, p] of this.#h2) {
       if (!addresses.has(k.split("|")[1]!)) {
         this.#h2.delete(k);
-        p.then((s) => s.close(), () => {});
+        p.then(
+          (s) => s.close(),
+          () => {},
+        );
       }
     }
   }

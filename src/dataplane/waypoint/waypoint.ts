@@ -103,7 +103,10 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
     this.#builtins = {
       authn: authnFilter,
       authz: authzFilter,
-      stats: statsFilter({ metrics: this.metrics, accessLog: opts.accessLog ?? ((l) => process.stdout.write(`${l}\n`)) }),
+      stats: statsFilter({
+        metrics: this.metrics,
+        accessLog: opts.accessLog ?? ((l) => process.stdout.write(`${l}\n`)),
+      }),
       router: routerFilter({
         upstreams: this.#upstreams,
         health: this.#health,
@@ -171,7 +174,8 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
       const extensions = (await this.#opts.extensions?.(state.config)) ?? [];
       const tags = new Set<string>();
       for (const s of [state.defaultTelemetry, ...[...state.services.values()].map((x) => x.telemetry)])
-        for (const m of Object.values(s.metrics)) for (const [name, o] of m.tags) if (o.operation === "UPSERT") tags.add(name);
+        for (const m of Object.values(s.metrics))
+          for (const [name, o] of m.tags) if (o.operation === "UPSERT") tags.add(name);
       this.metrics.ensureTags(tags);
       this.#chain = buildChain(this.#builtins, extensions);
       this.#state = state;
@@ -181,7 +185,9 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
       return state;
     } catch (e) {
       const err =
-        e instanceof AmbitError ? e : new AmbitError("AMBIT_WAYPOINT_CONFIG", `config refused: ${(e as Error).message}`, { cause: e });
+        e instanceof AmbitError
+          ? e
+          : new AmbitError("AMBIT_WAYPOINT_CONFIG", `config refused: ${(e as Error).message}`, { cause: e });
       this.emit("configRejected", err);
       throw err;
     }
@@ -291,7 +297,10 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
         this.#ingress.accept(stream, info, kind);
       }
     };
-    if (declared === "tcp") return route("tcp");
+    if (declared === "tcp") {
+      route("tcp");
+      return;
+    }
     // Declared HTTP ports still need h1 vs h2c told apart; silence there is still HTTP/1.1 (client speaks first).
     detect(stream, declared === "auto" ? (this.#opts.detectTimeoutMs ?? 1000) : 3_600_000).then((kind) =>
       route(declared !== "auto" && kind === "tcp" ? "http1" : kind),

@@ -28,6 +28,10 @@ export const authzFilter: Filter = {
     const matched = p ? `${p.namespace}.${p.name}` : "none";
     if (decision.status === 401) return { status: 401, body: decision.reason, details: "jwt_authn_access_denied" };
     if (decision.status === 400) return { status: 400, body: "Bad Request", details: "path_normalization_failed" };
-    return { status: decision.status ?? 403, body: "RBAC: access denied", details: `rbac_access_denied_matched_policy[${matched}]` };
+    return {
+      status: decision.status ?? 403,
+      body: "RBAC: access denied",
+      details: `rbac_access_denied_matched_policy[${matched}]`,
+    };
   },
 };

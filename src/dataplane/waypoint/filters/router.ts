@@ -2,7 +2,7 @@
 // then forward with Istio's retry policy (2 retries on connect failure, refused stream and 503, each on another
 // host when there is one) and the route's timeout. The response streams back with its trailers (gRPC status).
 
-import { type IncomingMessage, request as h1request } from "node:http";
+import { request as h1request, type IncomingMessage } from "node:http";
 import { type ClientHttp2Stream, constants as h2c, type IncomingHttpHeaders } from "node:http2";
 import type { Readable } from "node:stream";
 import type { WaypointEndpoint } from "../../../xds/waypoint-config.js";
@@ -43,7 +43,14 @@ interface Plan {
 }
 
 type Outcome =
-  | { kind: "response"; status: number; headers: IncomingHttpHeaders; body: Readable; trailersOnly: boolean; abort: () => void }
+  | {
+      kind: "response";
+      status: number;
+      headers: IncomingHttpHeaders;
+      body: Readable;
+      trailersOnly: boolean;
+      abort: () => void;
+    }
   | { kind: "connect-failure"; message: string }
   | { kind: "reset"; message: string; retriable: boolean }
   | { kind: "timeout" };
@@ -120,7 +127,13 @@ export function routerFilter(opts: RouterOptions): Filter {
     };
   }
 
-  function tryHttp1(ctx: RequestContext, ep: WaypointEndpoint, p: Plan, headers: Headers, body: ReplayableBody): Promise<Outcome> {
+  function tryHttp1(
+    ctx: RequestContext,
+    ep: WaypointEndpoint,
+    p: Plan,
+    headers: Headers,
+    body: ReplayableBody,
+  ): Promise<Outcome> {
     return new Promise((resolve) => {
       const req = h1request({
         agent: opts.upstreams.agent(ep, p.targetPort),
@@ -149,7 +162,13 @@ export function routerFilter(opts: RouterOptions): Filter {
     });
   }
 
-  async function tryHttp2(ctx: RequestContext, ep: WaypointEndpoint, p: Plan, headers: Headers, body: ReplayableBody): Promise<Outcome> {
+  async function tryHttp2(
+    ctx: RequestContext,
+    ep: WaypointEndpoint,
+    p: Plan,
+    headers: Headers,
+    body: ReplayableBody,
+  ): Promise<Outcome> {
     let stream: ClientHttp2Stream;
     try {
       const session = await opts.upstreams.session(ep, p.targetPort);
@@ -184,10 +203,13 @@ export function routerFilter(opts: RouterOptions): Filter {
     if (!Number.isFinite(ms)) return p;
     let timer: NodeJS.Timeout | undefined;
     const t = new Promise<Outcome>((r) => {
-      timer = setTimeout(() => {
-        onTimeout();
-        r({ kind: "timeout" });
-      }, Math.max(0, ms));
+      timer = setTimeout(
+        () => {
+          onTimeout();
+          r({ kind: "timeout" });
+        },
+        Math.max(0, ms),
+      );
     });
     return Promise.race([p, t]).finally(() => clearTimeout(timer));
   }
@@ -268,11 +290,16 @@ export function routerFilter(opts: RouterOptions): Filter {
         ctx.endpoint = ep;
         p.balancer.begin(ep);
         let abortTry = () => {};
-        const attemptP = (ctx.downstream.version === "HTTP/2" ? tryHttp2 : tryHttp1)(ctx, ep, p, headers, body).then((o) => {
-          if (o.kind === "response") abortTry = o.abort;
-          return o;
-        });
-        const limit = Math.min(deadline - Date.now(), p.perTryTimeoutMs > 0 ? p.perTryTimeoutMs : Number.POSITIVE_INFINITY);
+        const attemptP = (ctx.downstream.version === "HTTP/2" ? tryHttp2 : tryHttp1)(ctx, ep, p, headers, body).then(
+          (o) => {
+            if (o.kind === "response") abortTry = o.abort;
+            return o;
+          },
+        );
+        const limit = Math.min(
+          deadline - Date.now(),
+          p.perTryTimeoutMs > 0 ? p.perTryTimeoutMs : Number.POSITIVE_INFINITY,
+        );
         const out = await withTimeout(attemptP, limit, () => {
           body.detach();
           attemptP.then((o) => (o.kind === "response" ? o.abort() : undefined));

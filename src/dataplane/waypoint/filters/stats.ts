@@ -1,13 +1,13 @@
 // stats phase: nothing to decide on the way in; when the exchange is over it records Istio's request metrics
 // (reporter="waypoint") and, when a Telemetry turns it on, the access-log line.
 
+import type { TunnelInfo } from "../../hbone/server.js";
+import { accessLogLine } from "../access-log.js";
 import type { Filter } from "../chain.js";
 import { flagsText, type RequestContext } from "../context.js";
-import { accessLogLine } from "../access-log.js";
-import { isTruthy, type Attributes, type Value } from "../expr.js";
+import { type Attributes, isTruthy, type Value } from "../expr.js";
 import { destinationLabels, sourceLabels } from "../labels.js";
 import type { Labels, WaypointMetrics } from "../metrics.js";
-import type { TunnelInfo } from "../../hbone/server.js";
 
 export interface StatsOptions {
   metrics: WaypointMetrics;
@@ -77,7 +77,8 @@ export function statsFilter(opts: StatsOptions): Filter {
         responseBytes: ctx.responseBytes,
       });
       const log = settings.accessLog;
-      if (log.enabled && (!log.filter || isTruthy(log.filter(attrs)))) opts.accessLog(accessLogLine(ctx, durationMs, undefined));
+      if (log.enabled && (!log.filter || isTruthy(log.filter(attrs))))
+        opts.accessLog(accessLogLine(ctx, durationMs, undefined));
     },
   };
 }
