@@ -35,6 +35,11 @@ export class HttpIngress {
   readonly #h2: Http2Server;
   readonly #tunnels = new WeakMap<object, TunnelInfo>();
   readonly #h2Sessions = new Set<ServerHttp2Session>();
+  /** HTTP/1.1 tunnels and their requests in flight: Node tracks connections only for servers that listen. */
+  readonly #h1Tunnels = new Map<Duplex, number>();
+  /** HTTP/1.1 answers not started yet: told to close their connection when a drain begins. */
+  readonly #h1Pending = new Set<ServerResponse>();
+  #draining = false;
   #incoming: TunnelInfo | undefined;
   #active = 0;
 
@@ -72,6 +77,8 @@ export class HttpIngress {
     const s = socketLike(stream);
     if (kind === "http1") {
       this.#tunnels.set(s, tunnel);
+      this.#h1Tunnels.set(s, 0);
+      s.once("close", () => this.#h1Tunnels.delete(s));
       this.#h1.emit("connection", s);
       return;
     }
@@ -82,12 +89,14 @@ export class HttpIngress {
 
   /** Drain: idle HTTP/1.1 tunnels are closed, HTTP/2 sessions get GOAWAY; requests in flight finish. */
   closeIdle(): void {
-    this.#h1.closeIdleConnections();
+    this.#draining = true;
+    for (const res of this.#h1Pending) if (!res.headersSent) res.shouldKeepAlive = false;
+    for (const [s, active] of this.#h1Tunnels) if (active === 0 && !s.writableEnded) s.end();
     for (const s of this.#h2Sessions) if (!s.closed) s.close();
   }
 
   closeAll(): void {
-    this.#h1.closeAllConnections();
+    for (const s of this.#h1Tunnels.keys()) s.destroy();
     for (const s of this.#h2Sessions) s.destroy();
   }
 
@@ -132,8 +141,17 @@ export class HttpIngress {
     }
     const chain = this.opts.chain();
     this.#active++;
+    const socket = downstream.version === "HTTP/1.1" ? downstream.req.socket : undefined;
+    if (downstream.version === "HTTP/1.1" && socket) {
+      this.#h1Tunnels.set(socket, (this.#h1Tunnels.get(socket) ?? 0) + 1);
+      // While draining, each answer closes its HTTP/1.1 connection so the tunnel can end.
+      if (this.#draining) downstream.res.shouldKeepAlive = false;
+      else this.#h1Pending.add(downstream.res);
+    }
     (downstream.res as ServerResponse | Http2ServerResponse).once("close", () => {
       this.#active--;
+      if (downstream.version === "HTTP/1.1") this.#h1Pending.delete(downstream.res);
+      if (socket && this.#h1Tunnels.has(socket)) this.#h1Tunnels.set(socket, this.#h1Tunnels.get(socket)! - 1);
       for (const f of chain) f.onDone?.(ctx);
     });
     runChain(chain, ctx).catch((e: unknown) => {
