@@ -1,0 +1,266 @@
+// Waypoint benchmark on loopback: client → (HBONE) waypoint → (HBONE) destination "pod" → app, against client →
+// (HBONE) pod → app directly, in the same run. HTTP/1.1, 1 KiB responses, 4 keep-alive connections; a fixed rate
+// of 1,000 req/s, then as fast as the 4 connections go. The waypoint runs in a child process so its CPU time and
+// RSS are its own.
+//   npm run bench:waypoint
+//   WAYPOINT_BENCH_SECONDS=3 npm run bench:waypoint   (shorter)
+// Numbers are noisy: the machine has 2 cores shared with the client, the pod and other developers' work.
+
+import { fork } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { Agent, createServer, request } from "node:http";
+import { type AddressInfo, connect } from "node:net";
+import type { Duplex } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { HbonePool } from "../src/dataplane/hbone/pool.js";
+import { HboneServer } from "../src/dataplane/hbone/server.js";
+import type { CertSource } from "../src/dataplane/hbone/tls.js";
+import { socketLike } from "../src/dataplane/waypoint/socket-like.js";
+import { Waypoint } from "../src/dataplane/waypoint/waypoint.js";
+import { MeshCa } from "../src/identity/ca.js";
+import { createCsr } from "../src/identity/csr.js";
+import type { WaypointL7Config } from "../src/xds/waypoint-config.js";
+
+const CLIENT_ID = "spiffe://cluster.local/ns/bench/sa/client";
+const WAYPOINT_ID = "spiffe://cluster.local/ns/bench/sa/waypoint";
+const POD_ID = "spiffe://cluster.local/ns/bench/sa/app";
+const POD_IP = "127.0.0.1";
+const APP_PORT_NAME = 8080;
+const VIP = "10.200.0.1";
+const SECONDS = Number(process.env.WAYPOINT_BENCH_SECONDS ?? 5);
+const CONNECTIONS = 4;
+
+async function cert(ca: MeshCa, id: string): Promise<CertSource> {
+  const { keyPem, csrPem } = await createCsr(id);
+  const chain = await ca.sign(csrPem, { node: "bench", identity: id });
+  return { key: keyPem, cert: chain[0]!, ca: [ca.rootPem] };
+}
+
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+// ---- child: the waypoint ----
+async function child(): Promise<void> {
+  const { wpCert, podHbonePort } = JSON.parse(process.env.WAYPOINT_BENCH_INPUT!) as {
+    wpCert: CertSource;
+    podHbonePort: number;
+  };
+  const wp = new Waypoint({
+    certs: () => wpCert,
+    port: 0,
+    host: "127.0.0.1",
+    metricsPort: 0,
+    readinessPort: 0,
+    adminHost: "127.0.0.1",
+    upstreamHbonePort: podHbonePort,
+  });
+  await wp.start();
+  const config: WaypointL7Config = {
+    waypoint: { namespace: "bench", name: "waypoint", identity: WAYPOINT_ID, trafficType: "service" },
+    services: [
+      {
+        kind: "Service",
+        namespace: "bench",
+        name: "app",
+        hostname: "app.bench.svc.cluster.local",
+        vips: [VIP],
+        ports: [{ port: 80, targetPort: APP_PORT_NAME, name: "http" }],
+        endpoints: [
+          {
+            namespace: "bench",
+            name: "app-5b9c7d8f4-abcde",
+            address: POD_IP,
+            identity: POD_ID,
+            labels: { app: "app" },
+            healthy: true,
+            hbone: true,
+          },
+        ],
+      },
+    ],
+    workloads: [],
+    authorizationPolicies: [
+      {
+        apiVersion: "security.istio.io/v1",
+        kind: "AuthorizationPolicy",
+        metadata: { name: "allow-get", namespace: "bench" },
+        spec: {
+          targetRefs: [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" }],
+          rules: [
+            {
+              from: [{ source: { principals: ["cluster.local/ns/bench/sa/client"] } }],
+              to: [{ operation: { methods: ["GET"] } }],
+            },
+          ],
+        },
+      },
+    ],
+    requestAuthentications: [],
+    telemetries: [],
+    wasmPlugins: [],
+    httpRoutes: [],
+    rootNamespace: "istio-system",
+    trustDomain: "cluster.local",
+  };
+  await wp.configure(config);
+  process.send!({ port: wp.ports.hbone });
+  process.on("message", async () => {
+    await wp.stop();
+    process.exit(0);
+  });
+}
+
+// ---- parent: app, pod, client, load ----
+interface RunResult {
+  latenciesUs: number[];
+  requests: number;
+  seconds: number;
+}
+
+function agentVia(open: () => Promise<Duplex>): Agent {
+  const a = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  (a as unknown as { createConnection: unknown }).createConnection = (
+    _o: unknown,
+    cb: (e: Error | null, s?: Duplex) => void,
+  ) => {
+    open().then((t) => cb(null, socketLike(t)), cb);
+    return undefined;
+  };
+  return a;
+}
+
+function get(agent: Agent, host: string): Promise<number> {
+  const start = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const req = request({ agent, host: "x", path: "/", headers: { host } }, (res) => {
+      res.on("data", () => {});
+      res.on("end", () =>
+        res.statusCode === 200
+          ? resolve(Number(process.hrtime.bigint() - start) / 1000)
+          : reject(new Error(`status ${res.statusCode}`)),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Open loop at `rate` req/s (spread over the connections) for `seconds`, or closed loop when rate is 0. */
+async function load(agent: Agent, host: string, rate: number, seconds: number): Promise<RunResult> {
+  const latenciesUs: number[] = [];
+  const t0 = Date.now();
+  const end = t0 + seconds * 1000;
+  if (rate > 0) {
+    const pending: Promise<void>[] = [];
+    let sent = 0;
+    while (Date.now() < end) {
+      const due = Math.floor(((Date.now() - t0) / 1000) * rate);
+      while (sent < due) {
+        sent++;
+        pending.push(get(agent, host).then((us) => void latenciesUs.push(us)));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(pending);
+  } else {
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (Date.now() < end) latenciesUs.push(await get(agent, host));
+      }),
+    );
+  }
+  return { latenciesUs, requests: latenciesUs.length, seconds: (Date.now() - t0) / 1000 };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+async function parent(): Promise<void> {
+  const ca = await MeshCa.generate({ trustDomain: "cluster.local", authorizer: () => true });
+  const [clientCert, wpCert, podCert] = await Promise.all([
+    cert(ca, CLIENT_ID),
+    cert(ca, WAYPOINT_ID),
+    cert(ca, POD_ID),
+  ]);
+  const body = Buffer.alloc(1024, "x");
+  const app = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
+    res.end(body);
+  });
+  await new Promise<void>((r) => app.listen(0, "127.0.0.1", () => r()));
+  const appPort = (app.address() as AddressInfo).port;
+  const pod = new HboneServer({
+    port: 0,
+    host: POD_IP,
+    certs: () => podCert,
+    trustDomain: "cluster.local",
+    connectUpstream: () =>
+      new Promise((resolve, reject) => {
+        const s = connect({ host: "127.0.0.1", port: appPort, allowHalfOpen: true });
+        s.once("connect", () => resolve(s));
+        s.once("error", reject);
+      }),
+  });
+  await pod.start();
+  const proc = fork(fileURLToPath(import.meta.url), ["child"], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, WAYPOINT_BENCH_INPUT: JSON.stringify({ wpCert, podHbonePort: pod.port }) },
+  });
+  const [{ port: wpPort }] = (await once(proc, "message")) as [{ port: number }];
+  const pool = new HbonePool({ certs: () => clientCert });
+  const direct = agentVia(() =>
+    pool.connect({
+      address: `${POD_IP}:${pod.port}`,
+      target: `${POD_IP}:${APP_PORT_NAME}`,
+      expectedIdentities: [POD_ID],
+    }),
+  );
+  const viaWaypoint = agentVia(() =>
+    pool.connect({ address: `127.0.0.1:${wpPort}`, target: `${VIP}:80`, expectedIdentities: [WAYPOINT_ID] }),
+  );
+  // Warm up both paths (TLS sessions, JIT).
+  await load(direct, "app", 0, 1);
+  await load(viaWaypoint, `${VIP}:80`, 0, 1);
+
+  console.log(
+    `waypoint benchmark: HTTP/1.1, 1 KiB responses, ${CONNECTIONS} connections, ${SECONDS} s per run (shared 2-core machine: noisy)\n`,
+  );
+  const rows: string[] = [];
+  for (const rate of [1000, 0]) {
+    const d = await load(direct, "app", rate, SECONDS);
+    const cpu0 = cpuMs(proc.pid!);
+    const w = await load(viaWaypoint, `${VIP}:80`, rate, SECONDS);
+    const cpu = cpuMs(proc.pid!) - cpu0;
+    const label = rate > 0 ? "1,000 req/s" : "max rate";
+    const ms = (us: number) => (us / 1000).toFixed(3);
+    rows.push(
+      `${label.padEnd(12)} direct ${(d.requests / d.seconds).toFixed(0).padStart(6)} req/s p50 ${ms(pct(d.latenciesUs, 50))} p90 ${ms(pct(d.latenciesUs, 90))} p99 ${ms(pct(d.latenciesUs, 99))} ms`,
+      `${"".padEnd(12)} waypoint ${(w.requests / w.seconds).toFixed(0).padStart(4)} req/s p50 ${ms(pct(w.latenciesUs, 50))} p90 ${ms(pct(w.latenciesUs, 90))} p99 ${ms(pct(w.latenciesUs, 99))} ms`,
+      `${"".padEnd(12)} added p50 ${ms(pct(w.latenciesUs, 50) - pct(d.latenciesUs, 50))} p90 ${ms(pct(w.latenciesUs, 90) - pct(d.latenciesUs, 90))} p99 ${ms(pct(w.latenciesUs, 99) - pct(d.latenciesUs, 99))} ms; ` +
+        `throughput ratio ${(w.requests / w.seconds / (d.requests / d.seconds)).toFixed(2)}; ` +
+        `waypoint CPU ${((cpu / 1000 / w.requests) * 1000).toFixed(3)} s per 1,000 req (= ${((cpu / 1000 / w.seconds) * (1000 / (w.requests / w.seconds))).toFixed(2)} vCPU per 1,000 req/s); RSS ${rssMb(proc.pid!).toFixed(0)} MB`,
+    );
+  }
+  console.log(rows.join("\n"));
+  direct.destroy();
+  viaWaypoint.destroy();
+  await pool.close();
+  proc.send("stop");
+  await once(proc, "exit");
+  await pod.stop();
+  app.close();
+}
+
+if (process.argv[2] === "child") await child();
+else await parent();
