@@ -10,6 +10,7 @@ import { policyPrincipal } from "./identity.js";
 import { type CompiledRule, compileRule, explainRule, type MatchContext, ruleMatches } from "./match.js";
 import { normalizePath, type PathNormalization } from "./path.js";
 import type { L7Request } from "./request.js";
+import { pathKey, RuleIndex, type RuleRef } from "./rule-index.js";
 
 export interface ExtAuthzProvider {
   /** envoyExtAuthzHttp or envoyExtAuthzGrpc; only gRPC providers apply to TCP streams. */
@@ -25,6 +26,11 @@ export interface WaypointAuthzOptions {
   extAuthzProviders?: Readonly<Record<string, ExtAuthzProvider>>;
   /** PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS (default false). */
   multipleCustomProviders?: boolean;
+  /**
+   * Look up candidate rules by method and path (default true). false tries every rule in order: same decisions,
+   * slower; tests compare the two.
+   */
+  ruleIndex?: boolean;
 }
 
 export interface ExtAuthzResponse {
@@ -46,6 +52,8 @@ interface CompiledPolicy {
   dryRun: boolean;
   provider: string | undefined;
   rules: CompiledRule[];
+  /** The rules as the index reports them, one per rule. */
+  refs: RuleRef<CompiledPolicy>[];
   /** CUSTOM that fails closed (unknown or too many providers): evaluated as a DENY. */
   customAsDeny?: string;
   /** Decisions reused on the hot path, one per rule. */
@@ -58,6 +66,8 @@ interface Bucket {
   deny: CompiledPolicy[];
   allow: CompiledPolicy[];
   dryRun: CompiledPolicy[];
+  /** Per-phase candidate lookup for HTTP requests without a trace; absent when `ruleIndex` is false. */
+  index?: { audit: RuleIndex<CompiledPolicy>; deny: RuleIndex<CompiledPolicy>; allow: RuleIndex<CompiledPolicy> };
 }
 
 const SERVICE_KINDS = new Set(["Service", "ServiceEntry"]);
@@ -118,8 +128,10 @@ export class WaypointAuthz {
         dryRun: isDryRun(p.metadata.annotations),
         provider: p.spec?.provider?.name,
         rules,
+        refs: [],
         cached: [],
       };
+      cp.refs = refsOf(cp);
       compiled.push({ cp, services: serviceTargets(p) });
     }
     const global = emptyBucket();
@@ -137,8 +149,10 @@ export class WaypointAuthz {
         add(b, cp);
       }
     }
-    finishCustom(global, options);
-    for (const b of byService.values()) finishCustom(b, options);
+    for (const b of [global, ...byService.values()]) {
+      finishCustom(b, options);
+      if (options.ruleIndex !== false) b.index = indexBucket(b);
+    }
     return new WaypointAuthz(global, byService, options);
   }
 
@@ -154,10 +168,12 @@ export class WaypointAuthz {
     const b = (service !== undefined && this.byService.get(service)) || this.global;
     const http = req.http;
     let path: string | undefined;
+    let key = "";
     if (http) {
       const normalized = normalizePath(http.path, this.normalization);
       if (normalized === null) return final(false, 400, null, null, "path rejected by normalization (%00)", trace);
       path = normalized;
+      key = pathKey(normalized);
     }
     const ctx: MatchContext = {
       http: http !== null,
@@ -211,34 +227,34 @@ export class WaypointAuthz {
       return final(false, 401, null, null, req.jwt.error ?? "Jwt verification fails", trace);
     }
 
+    // The index answers "first matching rule" for HTTP; traces and TCP streams walk every policy.
+    const index = http && !trace ? b.index : undefined;
+    const method = http ? http.method : "";
+
     let audit: PolicyRef | null = null;
-    for (const p of b.audit) {
-      if (matchPolicy(p, ctx, trace, "AUDIT") !== null && audit === null) {
-        audit = p.ref;
-        if (!trace) break;
-      }
-    }
+    if (index) audit = index.audit.first(ctx, method, key)?.policy.ref ?? null;
+    else audit = firstMatch(b.audit, ctx, trace, "AUDIT")?.policy.ref ?? null;
 
     if (trace) for (const p of b.dryRun) matchPolicy(p, ctx, trace, phaseOf(p));
 
-    for (const p of b.deny) {
-      const rule = matchPolicy(p, ctx, trace, "DENY");
-      if (rule !== null) {
-        const why = p.customAsDeny ?? "RBAC: access denied";
-        return trace || audit ? final(false, 403, p.ref, rule, why, trace, audit) : cachedDecision(p, rule, false, why);
-      }
+    const deny = index ? index.deny.first(ctx, method, key) : firstMatch(b.deny, ctx, trace, "DENY");
+    if (deny) {
+      const p = deny.policy;
+      const why = p.customAsDeny ?? "RBAC: access denied";
+      return trace || audit
+        ? final(false, 403, p.ref, deny.rule, why, trace, audit)
+        : cachedDecision(p, deny.rule, false, why);
     }
 
     if (b.allow.length === 0) {
       return final(true, 200, null, null, "no ALLOW policy applies", trace, audit);
     }
-    for (const p of b.allow) {
-      const rule = matchPolicy(p, ctx, trace, "ALLOW");
-      if (rule !== null) {
-        return trace || audit
-          ? final(true, 200, p.ref, rule, "allowed", trace, audit)
-          : cachedDecision(p, rule, true, "allowed");
-      }
+    const allow = index ? index.allow.first(ctx, method, key) : firstMatch(b.allow, ctx, trace, "ALLOW");
+    if (allow) {
+      const p = allow.policy;
+      return trace || audit
+        ? final(true, 200, p.ref, allow.rule, "allowed", trace, audit)
+        : cachedDecision(p, allow.rule, true, "allowed");
     }
     return trace || audit ? final(false, 403, null, null, NO_ALLOW_MATCH, trace, audit) : DENIED_NO_MATCH;
   }
@@ -284,9 +300,43 @@ function finishCustom(b: Bucket, o: WaypointAuthzOptions) {
     const why = known
       ? "several CUSTOM providers without multiple-provider support"
       : `unknown provider "${p.provider ?? ""}"`;
-    b.deny.unshift({ ...p, customAsDeny: `RBAC: access denied (CUSTOM ${why}: fails closed)`, cached: [] });
+    const asDeny: CompiledPolicy = {
+      ...p,
+      customAsDeny: `RBAC: access denied (CUSTOM ${why}: fails closed)`,
+      refs: [],
+      cached: [],
+    };
+    asDeny.refs = refsOf(asDeny);
+    b.deny.unshift(asDeny);
   }
   b.custom = keep;
+}
+
+function refsOf(p: CompiledPolicy): RuleRef<CompiledPolicy>[] {
+  return p.rules.map((compiled, rule) => ({ policy: p, rule, compiled, action: p.action }));
+}
+
+function indexBucket(b: Bucket): Bucket["index"] {
+  const flat = (list: CompiledPolicy[]) => RuleIndex.build(list.flatMap((p) => p.refs));
+  return { audit: flat(b.audit), deny: flat(b.deny), allow: flat(b.allow) };
+}
+
+/** The first policy in `list` with a matching rule (every policy traced when tracing; the first otherwise). */
+function firstMatch(
+  list: readonly CompiledPolicy[],
+  ctx: MatchContext,
+  trace: TraceEntry[] | undefined,
+  phase: Phase,
+): RuleRef<CompiledPolicy> | undefined {
+  let found: RuleRef<CompiledPolicy> | undefined;
+  for (const p of list) {
+    const rule = matchPolicy(p, ctx, trace, phase);
+    if (rule !== null) {
+      found ??= p.refs[rule];
+      if (!trace || phase !== "AUDIT") return found;
+    }
+  }
+  return found;
 }
 
 /** Index of the first matching rule, or null; appends a trace entry when tracing. */

@@ -35,6 +35,13 @@ export interface Check {
   /** Cannot be evaluated without HTTP (policy.md §1.8). */
   httpOnly: boolean;
   test: (c: MatchContext) => boolean;
+  /** On a positive `methods`/`paths` check: it passes only when that attribute matches one of `values` (rule-index.ts). */
+  indexed?: IndexedValues;
+}
+
+export interface IndexedValues {
+  attr: "method" | "path";
+  values: readonly string[];
 }
 
 export interface Conjunction {
@@ -273,6 +280,7 @@ interface FieldSpec {
   field: string;
   httpOnly: boolean;
   build: () => (c: MatchContext) => boolean;
+  indexed?: IndexedValues;
 }
 
 class RuleBuilder {
@@ -290,8 +298,12 @@ class RuleBuilder {
     notValues: readonly string[] | undefined,
     httpOnly: boolean,
     make: (v: readonly string[]) => (c: MatchContext) => boolean,
+    attr?: IndexedValues["attr"],
   ) {
-    if (values && values.length > 0) this.add(out, { field, httpOnly, build: () => make(values) });
+    if (values && values.length > 0) {
+      const indexed = attr === undefined ? undefined : { attr, values };
+      this.add(out, { field, httpOnly, build: () => make(values), indexed });
+    }
     if (notValues && notValues.length > 0) {
       this.add(out, {
         field: notField,
@@ -307,7 +319,9 @@ class RuleBuilder {
   add(out: Check[], spec: FieldSpec) {
     if (spec.httpOnly) this.hasHttpOnly = true;
     try {
-      out.push({ field: spec.field, httpOnly: spec.httpOnly, test: spec.build() });
+      const check: Check = { field: spec.field, httpOnly: spec.httpOnly, test: spec.build() };
+      if (spec.indexed) check.indexed = spec.indexed;
+      out.push(check);
     } catch (e) {
       if (!(e instanceof CompileError)) throw e;
       if (this.o.action === "ALLOW") this.dropped ??= `${spec.field}: ${e.message}`;
@@ -354,11 +368,20 @@ class RuleBuilder {
       return (c) => t(c.host?.toLowerCase());
     });
     this.pair(out, f("ports"), f("notPorts"), op.ports, op.notPorts, false, portTest);
-    this.pair(out, f("methods"), f("notMethods"), op.methods, op.notMethods, true, (v) => {
-      const t = stringSetTest(v);
-      return (c) => t(c.method);
-    });
-    this.pair(out, f("paths"), f("notPaths"), op.paths, op.notPaths, true, pathTest);
+    this.pair(
+      out,
+      f("methods"),
+      f("notMethods"),
+      op.methods,
+      op.notMethods,
+      true,
+      (v) => {
+        const t = stringSetTest(v);
+        return (c) => t(c.method);
+      },
+      "method",
+    );
+    this.pair(out, f("paths"), f("notPaths"), op.paths, op.notPaths, true, pathTest, "path");
     return out;
   }
 
