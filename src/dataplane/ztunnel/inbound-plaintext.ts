@@ -72,7 +72,10 @@ export async function handleInboundPlaintext(
       app.destroy();
     },
   });
-  await splice(socket, app);
+  const done = splice(socket, app);
+  // Captured sockets may arrive paused (pauseOnConnect); a 'data' listener alone does not restart them.
+  socket.resume();
+  await done;
   ctx.tracker.remove(tracked);
   record.finish({ received: socket.bytesRead, sent: socket.bytesWritten });
 }

@@ -5,6 +5,7 @@
 
 import { isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { AmbitError } from "../../errors.js";
 import type { Decision } from "../../policy/decision.js";
 import type { L4Connection } from "../../policy/request.js";
 import type { TunnelInfo, TunnelRejection } from "../hbone/server.js";
@@ -127,7 +128,8 @@ export function inboundConnector(
       stillAllowed: () => decide().allowed,
       close(reason) {
         record.fail("DENY", reason);
-        app.destroy();
+        // With an error, so the tunnel is reset (not ended cleanly) and the client sees the connection cut.
+        app.destroy(new AmbitError("AMBIT_ZTUNNEL_POLICY_CLOSED", reason));
       },
     });
     app.once("close", () => {

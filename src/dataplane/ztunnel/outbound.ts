@@ -128,7 +128,15 @@ export async function handleOutbound(ctx: ProxyContext, pod: OutboundPod, socket
     },
   });
   // splice() also cuts the other leg if the app already went away while we were dialing.
-  await splice(socket, upstream);
+  // An upstream that fails (a reset tunnel, a dead peer) is a reset for the app too, as in ztunnel.
+  upstream.once("error", (e) => {
+    record.fail("-", e.message);
+    socket.resetAndDestroy();
+  });
+  const done = splice(socket, upstream);
+  // Captured sockets may arrive paused (pauseOnConnect); a 'data' listener alone does not restart them.
+  socket.resume();
+  await done;
   ctx.tracker.remove(tracked);
   if (!socket.readableEnded && !record.failed) record.fail("-", "connection closed before completion");
   record.finish({ received: socket.bytesRead, sent: socket.bytesWritten });
