@@ -6,6 +6,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { JwtResult } from "../../policy/request.js";
 import type { WaypointEndpoint } from "../../xds/waypoint-config.js";
 import type { TunnelInfo } from "../hbone/server.js";
+import type { Filter } from "./chain.js";
 import type { Headers } from "./headers.js";
 import type { Destination, WaypointState } from "./state.js";
 
@@ -18,6 +19,8 @@ export interface RequestContext {
   readonly state: WaypointState;
   readonly destination: Destination;
   readonly downstream: Downstream;
+  /** The chain this request runs through: its response hooks are this chain's, even if the config changes. */
+  readonly chain: readonly Filter[];
   /** gRPC: HTTP/2 with content-type application/grpc*. */
   readonly grpc: boolean;
   readonly method: string;

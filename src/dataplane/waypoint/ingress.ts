@@ -110,11 +110,13 @@ export class HttpIngress {
     const trace = continueTrace(first(headers, "traceparent"), settings?.samplingPercent ?? 0);
     headers["x-request-id"] ??= randomUUID();
     const contentType = first(headers, "content-type") ?? "";
+    const chain = this.opts.chain();
     const ctx: RequestContext = {
       tunnel,
       state: state!,
       destination: destination!,
       downstream,
+      chain,
       grpc: downstream.version === "HTTP/2" && contentType.startsWith("application/grpc"),
       method: req.method ?? "GET",
       path: req.url ?? "/",
@@ -139,7 +141,6 @@ export class HttpIngress {
       sendLocalReply(ctx, { status: 404, body: "", details: "route_not_found", flags: ["NR"] });
       return;
     }
-    const chain = this.opts.chain();
     this.#active++;
     const socket = downstream.version === "HTTP/1.1" ? downstream.req.socket : undefined;
     if (downstream.version === "HTTP/1.1" && socket) {

@@ -57,6 +57,7 @@ interface Family {
 export class WaypointMetrics {
   readonly registry = new Registry();
   #extra: string[] = [];
+  readonly #collectors = new Set<() => void>();
   #family: Family;
 
   constructor() {
@@ -175,7 +176,14 @@ export class WaypointMetrics {
     return out;
   }
 
+  /** Runs before each scrape: sources outside prom-client (Wasm plugins' metrics) register or refresh theirs. */
+  onCollect(collect: () => void): () => void {
+    this.#collectors.add(collect);
+    return () => this.#collectors.delete(collect);
+  }
+
   render(): Promise<string> {
+    for (const c of this.#collectors) c();
     return this.registry.metrics();
   }
 }

@@ -113,7 +113,6 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
         lbPolicy: opts.lbPolicy ?? "LEAST_REQUEST",
         outlier,
         retryBufferBytes: opts.retryBufferBytes ?? 1 << 20,
-        responseHooks: () => this.#chain,
       }),
     };
     this.#chain = buildChain(this.#builtins, []);

@@ -23,8 +23,6 @@ export interface RouterOptions {
   outlier: OutlierOptions;
   /** Request bytes kept for retries (Envoy's per-request buffer limit); default 1 MiB. */
   retryBufferBytes: number;
-  /** Response-header hooks of the other filters (Wasm plugins). */
-  responseHooks: () => readonly Filter[];
 }
 
 /** Istio's default retry policy for HTTP routes (attempts 2, retriable status 503, 25 ms base backoff). */
@@ -217,7 +215,8 @@ export function routerFilter(opts: RouterOptions): Filter {
   function relay(ctx: RequestContext, p: Plan, out: Extract<Outcome, { kind: "response" }>): Promise<void> {
     const headers = forwardable(out.headers as Headers);
     for (const m of p.responseMods) applyModifier(headers, m);
-    for (const f of opts.responseHooks()) f.onResponseHeaders?.(ctx, out.status, headers);
+    // Response hooks run in reverse chain order, as Envoy's encoder filters do.
+    for (let i = ctx.chain.length - 1; i >= 0; i--) ctx.chain[i]!.onResponseHeaders?.(ctx, out.status, headers);
     ctx.responseCode = out.status;
     const grpcStatus = out.headers["grpc-status"];
     if (grpcStatus !== undefined) ctx.grpcStatus = String(grpcStatus);
