@@ -35,12 +35,15 @@ export interface Check {
   /** Cannot be evaluated without HTTP (policy.md §1.8). */
   httpOnly: boolean;
   test: (c: MatchContext) => boolean;
-  /** On a positive `methods`/`paths` check: it passes only when that attribute matches one of `values` (rule-index.ts). */
+  /**
+   * On a positive `principals`/`methods`/`paths` check: it passes only when that attribute matches one of `values`
+   * (principals with trust-domain aliases expanded). Read by rule-index.ts.
+   */
   indexed?: IndexedValues;
 }
 
 export interface IndexedValues {
-  attr: "method" | "path";
+  attr: "principal" | "method" | "path";
   values: readonly string[];
 }
 
@@ -298,10 +301,10 @@ class RuleBuilder {
     notValues: readonly string[] | undefined,
     httpOnly: boolean,
     make: (v: readonly string[]) => (c: MatchContext) => boolean,
-    attr?: IndexedValues["attr"],
+    index?: (v: readonly string[]) => IndexedValues,
   ) {
     if (values && values.length > 0) {
-      const indexed = attr === undefined ? undefined : { attr, values };
+      const indexed = index?.(values);
       this.add(out, { field, httpOnly, build: () => make(values), indexed });
     }
     if (notValues && notValues.length > 0) {
@@ -332,8 +335,15 @@ class RuleBuilder {
     const out: Check[] = [];
     const o = this.o;
     const f = (n: string) => `${label}.${n}`;
-    this.pair(out, f("principals"), f("notPrincipals"), s.principals, s.notPrincipals, false, (v) =>
-      principalTest(v, o),
+    this.pair(
+      out,
+      f("principals"),
+      f("notPrincipals"),
+      s.principals,
+      s.notPrincipals,
+      false,
+      (v) => principalTest(v, o),
+      (v) => ({ attr: "principal", values: expandPrincipals(v, o) }),
     );
     this.pair(
       out,
@@ -379,9 +389,12 @@ class RuleBuilder {
         const t = stringSetTest(v);
         return (c) => t(c.method);
       },
-      "method",
+      (values) => ({ attr: "method", values }),
     );
-    this.pair(out, f("paths"), f("notPaths"), op.paths, op.notPaths, true, pathTest, "path");
+    this.pair(out, f("paths"), f("notPaths"), op.paths, op.notPaths, true, pathTest, (values) => ({
+      attr: "path",
+      values,
+    }));
     return out;
   }
 

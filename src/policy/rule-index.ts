@@ -2,6 +2,8 @@
 // first segment of its path, so a request that matches nothing does not run every rule of every policy.
 // The index only prunes: each candidate still goes through `ruleMatches`, in policy order then rule order, and a rule
 // is left out only when a positive `methods`/`paths` check in every `to` entry rules out the request (policy.md §1.4).
+// Candidates whose every `from` entry lists exact principals are then skipped by one set lookup when the peer's
+// principal is not among them, before any of their checks run.
 
 import type { AuthorizationAction } from "../api/resources.js";
 import { type CompiledRule, type IndexedValues, type MatchContext, ruleMatches } from "./match.js";
@@ -51,25 +53,29 @@ function pathNeed(values: readonly string[]): Need {
   return keys;
 }
 
-/** Methods a request must use to match one of `values`, or null for any (wildcards are not indexed). */
-function methodNeed(values: readonly string[]): Need {
-  const methods = new Set<string>();
+/** Values an attribute must equal to match one of `values`, or null for any (wildcards are not indexed). */
+function exactNeed(values: readonly string[]): Need {
+  const exact = new Set<string>();
   for (const v of values) {
     const m = parseStringMatch(v);
     if (m.kind !== "exact") return null;
-    methods.add(m.value);
+    exact.add(m.value);
   }
-  return methods;
+  return exact;
 }
 
-/** What the rule needs of `attr`: the union over its `to` entries; an entry without a positive check needs nothing. */
+/**
+ * What the rule needs of `attr`: the union over its `from` (principal) or `to` (method, path) entries; an entry
+ * without a positive check on `attr` needs nothing.
+ */
 function ruleNeed(r: CompiledRule, attr: IndexedValues["attr"]): Need {
-  if (r.to.length === 0) return null;
+  const list = attr === "principal" ? r.from : r.to;
+  if (list.length === 0) return null;
   const out = new Set<string>();
-  for (const conj of r.to) {
+  for (const conj of list) {
     const check = conj.checks.find((k) => k.indexed?.attr === attr);
     if (check === undefined) return null;
-    const need = attr === "method" ? methodNeed(check.indexed!.values) : pathNeed(check.indexed!.values);
+    const need = attr === "path" ? pathNeed(check.indexed!.values) : exactNeed(check.indexed!.values);
     if (need === null) return null;
     for (const k of need) out.add(k);
   }
@@ -100,6 +106,7 @@ function buildPathIndex(positions: readonly number[], paths: readonly Need[]): P
 export class RuleIndex<P> {
   private constructor(
     private readonly rules: readonly RuleRef<P>[],
+    private readonly principals: readonly Need[],
     private readonly byMethod: Map<string, PathIndex>,
     private readonly otherMethod: PathIndex,
   ) {}
@@ -109,11 +116,12 @@ export class RuleIndex<P> {
     const live = rules.filter((r) => r.compiled.dropped === undefined);
     const methods = live.map((r) => ruleNeed(r.compiled, "method"));
     const paths = live.map((r) => ruleNeed(r.compiled, "path"));
+    const principals = live.map((r) => ruleNeed(r.compiled, "principal"));
     const universe = new Set<string>();
     for (const m of methods) for (const k of m ?? []) universe.add(k);
     const all = live.map((_, i) => i);
     const byMethod = new Map<string, PathIndex>();
-    if (universe.size > MAX_METHODS) return new RuleIndex(live, byMethod, buildPathIndex(all, paths));
+    if (universe.size > MAX_METHODS) return new RuleIndex(live, principals, byMethod, buildPathIndex(all, paths));
     for (const method of universe) {
       const positions = all.filter((i) => methods[i] === null || methods[i]!.has(method));
       byMethod.set(method, buildPathIndex(positions, paths));
@@ -122,7 +130,7 @@ export class RuleIndex<P> {
       all.filter((i) => methods[i] === null),
       paths,
     );
-    return new RuleIndex(live, byMethod, otherMethod);
+    return new RuleIndex(live, principals, byMethod, otherMethod);
   }
 
   /** The first rule, in evaluation order, that matches an HTTP request with this method and path key. */
@@ -131,11 +139,15 @@ export class RuleIndex<P> {
     const a = idx.anyPath;
     const b = idx.byKey.get(key) ?? NONE;
     const rules = this.rules;
+    const principals = this.principals;
+    const principal = ctx.principal;
     // Merge the two ascending position lists so rules are tried in evaluation order.
     let i = 0;
     let j = 0;
     while (i < a.length || j < b.length) {
       const pos = j >= b.length || (i < a.length && a[i]! < b[j]!) ? a[i++]! : b[j++]!;
+      const need = principals[pos]!;
+      if (need !== null && (principal === undefined || !need.has(principal))) continue;
       const r = rules[pos]!;
       if (ruleMatches(r.compiled, ctx, r.action)) return r;
     }

@@ -30,11 +30,13 @@ function both(ps: AuthorizationPolicy[], options: WaypointAuthzOptions = {}) {
   };
 }
 
-function assertSame(ps: AuthorizationPolicy[], r: L7Request, options: WaypointAuthzOptions = {}, e?: EvaluateOptions) {
+function assertSame(ps: AuthorizationPolicy[], r: L7Request, options: WaypointAuthzOptions = {}, matched = true) {
   const { indexed, plain } = both(ps, options);
-  const want = outcome(plain.evaluate(r, e));
-  assert.deepEqual(outcome(indexed.evaluate(r, e)), want);
-  assert.deepEqual(outcome(indexed.evaluate(r, { ...e, trace: true })), want);
+  const want = outcome(plain.evaluate(r));
+  assert.deepEqual(outcome(indexed.evaluate(r)), want);
+  assert.deepEqual(outcome(indexed.evaluate(r, { trace: true })), want);
+  // The examples are built so that a rule matches: agreeing on "nothing matched" alone would prove little.
+  if (matched) assert.notEqual(want.policy, null);
 }
 
 // ---- generators: small value pools that overlap, so rules match often and every index branch is reached ----
@@ -158,7 +160,7 @@ const request: fc.Arbitrary<L7Request> = fc
     tcp: fc.boolean(),
     method: fc.constantFrom(...REQUEST_METHODS),
     path: fc.constantFrom(...REQUEST_PATHS),
-    principal: fc.option(fc.constantFrom(...PRINCIPALS.map((p) => `spiffe://${p}`))),
+    principal: fc.option(fc.constantFrom(...[...PRINCIPALS, "td1/ns/a/sa/x"].map((p) => `spiffe://${p}`))),
     ip: fc.constantFrom("10.0.0.1", "192.0.2.1"),
     port: fc.constantFrom(8080, 9080),
     header: fc.option(fc.constantFrom("1", "2")),
@@ -180,6 +182,8 @@ const options: fc.Arbitrary<WaypointAuthzOptions> = fc.record({
   pathNormalization: fc.constantFrom("NONE", "BASE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"),
   extAuthzProviders: fc.constant({ "http-ext": { kind: "http" as const }, "grpc-ext": { kind: "grpc" as const } }),
   multipleCustomProviders: fc.boolean(),
+  trustDomain: fc.constantFrom("cluster.local", "td1"),
+  trustDomainAliases: fc.subarray(["other.td", "cluster.local", "td1"]),
 });
 
 const extAuthz: fc.Arbitrary<EvaluateOptions> = fc.record({
@@ -347,7 +351,7 @@ describe("what the index keys on (policy.md §1.6)", () => {
       req({ http: { method: "POST", path: "/x" } }),
     ],
     [
-      "methods and paths from different `to` entries are not combined",
+      "each `to` entry brings its own methods and paths",
       [
         ap("p", {
           rules: [
@@ -360,7 +364,7 @@ describe("what the index keys on (policy.md §1.6)", () => {
           ],
         }),
       ],
-      req({ http: { method: "POST", path: "/a" } }),
+      req({ http: { method: "POST", path: "/b" } }),
     ],
     [
       "a TCP stream ignores HTTP-only fields of a DENY",
@@ -373,6 +377,17 @@ describe("what the index keys on (policy.md §1.6)", () => {
       req({ http: { path: "/x/../a/b" } }),
     ],
   ];
+  cases.push([
+    "a principal in the local trust domain matches through an alias (policy.md §1.5)",
+    [ap("p", { rules: [{ from: [{ source: { principals: ["cluster.local/ns/a/sa/x"] } }] }] })],
+    req({ principal: "spiffe://td1/ns/a/sa/x" }),
+    { trustDomain: "td1", trustDomainAliases: ["cluster.local"] },
+  ]);
+  cases.push([
+    "a rule listing principals never matches a plaintext peer",
+    [ap("p", { rules: [{ from: [{ source: { principals: ["*"] } }] }] }), ap("q", { rules: [{}] })],
+    req({ principal: null }),
+  ]);
   for (const [name, ps, r, o] of cases) {
     test(name, () => assertSame(ps, r, o));
   }
@@ -392,7 +407,7 @@ describe("what the index keys on (policy.md §1.6)", () => {
       ap(`p${i}`, { rules: [{ to: [{ operation: { methods: [`M${i}`], paths: [`/p${i % 3}/*`] } }] }] }),
     );
     for (const method of ["M0", "M39", "M7", "GET"]) {
-      for (const path of ["/p0/x", "/p1/x", "/p2/x", "/q"]) assertSame(ps, req({ http: { method, path } }));
+      for (const path of ["/p0/x", "/p1/x", "/p2/x", "/q"]) assertSame(ps, req({ http: { method, path } }), {}, false);
     }
     assert.equal(
       WaypointAuthz.compile(ps).evaluate(req({ http: { method: "M39", path: "/p0/x" } })).policy?.name,
