@@ -49,7 +49,10 @@ export interface AddPodOptions {
   captured?: boolean;
 }
 
-/** A pod as the lead sees it; `ready` resolves once it is ready (rejects if it cannot run or is removed). */
+/**
+ * A pod as the lead sees it. `ready` resolves once the pod is ready and the Service rules and DNS of every
+ * pod include it (rejects if it cannot run or is removed first).
+ */
 export interface RunningPod {
   readonly name: string;
   readonly namespace: string;
@@ -71,12 +74,16 @@ export interface LogOptions {
 export interface ClusterEvents {
   podReady: [pod: RunningPod];
   podUnready: [pod: RunningPod];
-  /** Rules or DNS could not be written; the next change retries. */
-  syncError: [error: Error];
+  containerExited: [pod: RunningPod, container: string, code: number | null, signal: string | null];
+  /** A container exited and will restart after `delayMs`. */
+  containerBackoff: [pod: RunningPod, container: string, delayMs: number];
+  /** Rules or DNS could not be written (the next change retries), or a container could not be spawned. */
+  warning: [error: Error];
 }
 
 interface PodEntry {
   runner: PodRunner;
+  view: RunningPod;
   captured: boolean;
   /** Last service rules written to its netns, to skip identical rewrites. */
   rules: string | undefined;
@@ -173,21 +180,40 @@ export class LocalCluster extends EventEmitter<ClusterEvents> {
       ...(o.backoff ? { backoff: o.backoff } : {}),
       ...(o.gracePeriodMs !== undefined ? { gracePeriodMs: o.gracePeriodMs } : {}),
     });
-    const entry: PodEntry = { runner, captured: options.captured ?? false, rules: undefined };
+    const ready = runner.ready.then(() => this.synced());
+    ready.catch(() => {});
+    const view: RunningPod = {
+      name: runner.name,
+      namespace: runner.namespace,
+      netns: runner.netns,
+      ip: runner.ip,
+      node: runner.node,
+      pod: runner.pod,
+      ready,
+      get isReady() {
+        return runner.isReady;
+      },
+      status: () => runner.status(),
+    };
+    const entry: PodEntry = { runner, view, captured: options.captured ?? false, rules: undefined };
     this.#pods.set(key, entry);
+    // The sync is scheduled before the listeners of these events run, so synced() covers the change.
     runner.on("ready", () => {
-      this.emit("podReady", runner);
       void this.#scheduleSync();
+      this.emit("podReady", view);
     });
     runner.on("unready", () => {
-      this.emit("podUnready", runner);
       void this.#scheduleSync();
+      this.emit("podUnready", view);
     });
+    runner.on("exited", (container, code, signal) => this.emit("containerExited", view, container, code, signal));
+    runner.on("backoff", (container, delay) => this.emit("containerBackoff", view, container, delay));
+    runner.on("error", (e) => this.emit("warning", e));
     // Containers must find their hosts file, resolv.conf and (uncaptured) Service rules from their first instant.
     this.#dnsDirty = true;
     await this.#scheduleSync();
     runner.start();
-    return runner;
+    return view;
   }
 
   #pickNode(wanted: string | undefined): string {
@@ -210,11 +236,16 @@ export class LocalCluster extends EventEmitter<ClusterEvents> {
   }
 
   pods(): RunningPod[] {
-    return [...this.#pods.values()].map((e) => e.runner);
+    return [...this.#pods.values()].map((e) => e.view);
   }
 
   pod(namespace: string, name: string): RunningPod | undefined {
-    return this.#pods.get(podKey(namespace, name))?.runner;
+    return this.#pods.get(podKey(namespace, name))?.view;
+  }
+
+  /** Resolves once every change so far is in the pods' Service rules and DNS files. */
+  async synced(): Promise<void> {
+    while (this.#syncing) await this.#syncing;
   }
 
   /**
@@ -333,7 +364,7 @@ export class LocalCluster extends EventEmitter<ClusterEvents> {
           await this.#sync();
         } while (this.#syncAgain && !this.#stopped);
       } catch (e) {
-        this.emit("syncError", e as Error);
+        this.emit("warning", e as Error);
       } finally {
         this.#syncing = undefined;
       }

@@ -6,7 +6,7 @@
 import type { Service, ServicePort } from "../api/resources.js";
 import { run } from "../dataplane/capture/exec.js";
 import { labelsContain } from "../mesh/selectors.js";
-import { addressAt, type Cidr, IpAllocator } from "./ipam.js";
+import { addressAt, type Cidr, IpAllocator, ipToNumber } from "./ipam.js";
 
 export const SERVICES_CHAIN = "AMBIT-SERVICES";
 /** Offsets 1-10 of the service CIDR are kept back: .1 is Kubernetes' own API Service, .10 cluster DNS. */
@@ -100,7 +100,9 @@ export function serviceRuleSpecs(backends: readonly ServiceBackends[]): string[]
       if (!proto) continue;
       const targets = service.endpoints
         .map((e) => ({ ip: e.ip, port: targetPortOf(port, e) }))
-        .filter((t): t is { ip: string; port: number } => t.port !== undefined);
+        .filter((t): t is { ip: string; port: number } => t.port !== undefined)
+        // Address order, so the same endpoints always render the same rules.
+        .sort((a, b) => ipToNumber(a.ip) - ipToNumber(b.ip));
       const match = `-d ${service.vip}/32 -p ${proto} -m ${proto} --dport ${port.port}`;
       targets.forEach((t, i) => {
         // Rule i sees only what rules 0..i-1 let through, so 1/(n-i) gives every endpoint 1/n overall.
