@@ -5,14 +5,23 @@ export type PathNormalization = "NONE" | "BASE" | "MERGE_SLASHES" | "DECODE_AND_
 
 /** Normalized path, or null when the proxy rejects the request with 400 (`%00`). */
 export function normalizePath(raw: string, mode: PathNormalization = "BASE"): string | null {
-  let path = raw;
-  const q = path.indexOf("?");
-  if (q >= 0) path = path.slice(0, q);
-  const h = path.indexOf("#");
-  if (h >= 0) path = path.slice(0, h);
-  if (mode === "NONE") return path;
+  // One scan finds where the path ends (query or fragment) and whether it holds anything normalization rewrites
+  // (`%`, `\`, `/.`, `//`); most request paths hold none and come back as they are.
+  let end = raw.length;
+  let plain = true;
+  let prev = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x3f || c === 0x23) {
+      end = i;
+      break;
+    }
+    if (c === 0x25 || c === 0x5c || (prev === 0x2f && (c === 0x2e || c === 0x2f))) plain = false;
+    prev = c;
+  }
+  let path = end === raw.length ? raw : raw.slice(0, end);
+  if (mode === "NONE" || plain) return path;
   const merge = mode !== "BASE";
-  if (path.indexOf("%") < 0 && path.indexOf("\\") < 0 && path.indexOf("/.") < 0 && path.indexOf("//") < 0) return path;
   if (mode === "DECODE_AND_MERGE_SLASHES") path = path.replace(/%2f/gi, "/").replace(/%5c/gi, "\\");
   if (path.includes("%")) {
     if (/%00/.test(path)) return null;
