@@ -6,6 +6,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter, once } from "node:events";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
+import { findExecutable } from "../dataplane/capture/probe.js";
+
+// Resolved once from this process's PATH (plus sbin), so a container env without sbin on PATH still starts.
+let ipPath: string | undefined;
+function ipCommand(): string {
+  ipPath ??= findExecutable("ip") ?? "ip";
+  return ipPath;
+}
 
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
 
@@ -83,7 +91,7 @@ export class ContainerSupervisor extends EventEmitter<ContainerEvents> {
     let child: ChildProcess;
     try {
       const [command, ...args] = this.spec.argv;
-      child = spawn("ip", ["netns", "exec", this.spec.netns, command as string, ...args], {
+      child = spawn(ipCommand(), ["netns", "exec", this.spec.netns, command as string, ...args], {
         cwd: this.spec.cwd,
         env: this.spec.env,
         stdio: ["ignore", fd, fd],

@@ -186,6 +186,18 @@ describe("local cluster", { skip, timeout: 60_000 }, () => {
     assert.match(resolv, new RegExp(`^nameserver ${cluster.dnsAddress.replaceAll(".", "\\.")}$`, "m"));
   });
 
+  test("a Service added later resolves inside containers that are already running", async () => {
+    const pid = client.status().containers[0]!.pid;
+    assert.ok(pid !== undefined);
+    const late: Service = { ...webService, metadata: { name: "late", namespace: "shop" } };
+    const vips = await cluster.setServices([webService, late], [external]);
+    assert.equal(vips.get("shop/web"), vip, "existing VIPs are stable");
+    // nsenter joins the container's own mount namespace, where the hosts file was bind-mounted at start.
+    const out = (await run("nsenter", ["-t", String(pid), "-m", "-n", "getent", "hosts", "late.shop"])).stdout;
+    assert.equal(out.split(/\s+/)[0], vips.get("shop/late"));
+    await cluster.setServices([webService], [external]);
+  });
+
   test("an uncaptured pod reaches the Service VIP by name and connections spread over both endpoints", async () => {
     const urls = Array.from({ length: 24 }, () => "http://web.shop/");
     const out = await inPod(client.netns, "curl", "-sS", "-m", "5", "-H", "Connection: close", "-w", "\n", ...urls);
