@@ -50,6 +50,11 @@ export class Capture {
 
   readonly originalDestination = (s: Socket) => this.#dst.get(s);
 
+  constructor() {
+    // The proxy closing its listener must refuse new connections, as a real listener in the pod would.
+    this.server.on("close", () => void this.close());
+  }
+
   /** The local port whose connections are "going to" dst. */
   async portFor(dst: Destination): Promise<number> {
     const key = `${dst.address}:${dst.port}`;
@@ -107,12 +112,11 @@ export class Mesh {
     return this.#ca;
   }
 
-  async node(name: string): Promise<TestNode> {
+  async node(name: string, state = new ProxyState()): Promise<TestNode> {
     const client: CertificateClient = {
       createCertificate: (csr, validity, identity) =>
         this.#ca.sign(csr, { node: name, identity, ttlMs: validity * 1000 }),
     };
-    const state = new ProxyState();
     const certs = new CertificateManager({ client });
     const logs: string[] = [];
     const ztunnel = new Ztunnel({
@@ -141,9 +145,14 @@ export class Mesh {
     const { ip, ...rest } = w;
     const view = workloadView({ name: w.uid, namespace: "default", node: node.name, addresses: [ip], ...rest });
     this.update({ workloads: { upsert: [view] } });
-    const pod: TestPod = { uid: w.uid, ip, outbound: new Capture(), plaintext: new Capture() };
+    return this.enroll(node, w.uid, ip);
+  }
+
+  /** Hands a pod's listeners to its node's ztunnel; the workload itself comes from wherever the state is fed. */
+  async enroll(node: TestNode, uid: string, ip: string): Promise<TestPod> {
+    const pod: TestPod = { uid, ip, outbound: new Capture(), plaintext: new Capture() };
     await node.ztunnel.addWorkload(
-      w.uid,
+      uid,
       {
         outbound: pod.outbound.server,
         inboundPlaintext: pod.plaintext.server,

@@ -123,7 +123,7 @@ export async function handleOutbound(ctx: ProxyContext, pod: OutboundPod, socket
     openedAt: Date.now(),
     close(reason) {
       record.fail("-", reason);
-      socket.destroy();
+      socket.resetAndDestroy();
       upstream.destroy();
     },
   });
