@@ -1,0 +1,128 @@
+// One WasmPlugin as a filter of the waypoint's chain, at its phase: for each request it covers (Service targeting,
+// match), a proxy-wasm HTTP context on the slot's current VM runs the request-header callback (pausing while the
+// plugin waits, e.g. on proxy_http_call), may answer with the plugin's local response, edits the response headers
+// on the way back, and ends with on_done/on_log/on_delete. The context stays on the VM it started on, so a hot
+// swap never moves a request between VMs.
+
+import type { HttpAction, HttpContext, PropertyBag } from "../../wasm/index.js";
+import type { ExtensionFilter, FilterResult } from "../chain.js";
+import type { RequestContext } from "../context.js";
+import type { Headers } from "../headers.js";
+import type { LocalReply } from "../local-reply.js";
+import {
+  applyRequestHeaderMap,
+  applyResponseHeaderMap,
+  headerRecord,
+  requestHeaderMap,
+  responseHeaderMap,
+} from "./headers.js";
+import type { LoadedVersion, PluginSlot } from "./slot.js";
+import { covers, type WasmPluginSpec } from "./spec.js";
+
+/** FAIL_CLOSE answer for a plugin that could not be loaded (the host answers the same for a trapped VM). */
+const UNAVAILABLE: LocalReply = { status: 500, body: "", details: "wasm_fail_stream" };
+
+interface Stream {
+  http: HttpContext;
+  version: LoadedVersion;
+}
+
+function attributes(ctx: RequestContext): PropertyBag {
+  const target = ctx.tunnel.target;
+  return {
+    "source.address": ctx.tunnel.remoteAddress,
+    "source.port": ctx.tunnel.remotePort,
+    "destination.address": target.host,
+    "destination.port": target.port,
+    "connection.mtls": true,
+    "source.principal": ctx.tunnel.peer,
+    "connection.uri_san_peer_certificate": ctx.tunnel.peer,
+    "request.protocol": ctx.downstream.version,
+  };
+}
+
+/** Whether the request headers end the stream (no body follows), as Envoy tells decodeHeaders. */
+function headersEndStream(ctx: RequestContext): boolean {
+  const d = ctx.downstream;
+  if (d.version === "HTTP/2") return d.req.stream.endAfterHeaders;
+  const h = d.req.headers;
+  return h["transfer-encoding"] === undefined && (h["content-length"] === undefined || h["content-length"] === "0");
+}
+
+export class WasmFilter implements ExtensionFilter {
+  readonly name: string;
+  readonly phase: WasmPluginSpec["phase"];
+  readonly #streams = new WeakMap<RequestContext, Stream>();
+
+  constructor(
+    readonly spec: WasmPluginSpec,
+    private readonly slot: PluginSlot,
+  ) {
+    this.name = `wasm:${spec.key}`;
+    this.phase = spec.phase;
+  }
+
+  onRequest(ctx: RequestContext): FilterResult | Promise<FilterResult> {
+    if (this.spec.type !== "HTTP" || !covers(this.spec, ctx.destination)) return undefined;
+    const state = this.slot.state;
+    if (state === undefined || state.kind === "failed")
+      return state?.failStrategy === "FAIL_OPEN" ? undefined : UNAVAILABLE;
+    const version = state.version;
+    // A request of an older chain reaching a plugin that has since left the config.
+    if (version.closed) return undefined;
+    version.acquire();
+    let http: HttpContext;
+    try {
+      http = version.plugin.newHttpContext(attributes(ctx));
+    } catch {
+      version.release();
+      return version.plugin.failStrategy === "FAIL_OPEN" ? undefined : UNAVAILABLE;
+    }
+    this.#streams.set(ctx, { http, version });
+    const map = requestHeaderMap(ctx);
+    const action = http.onRequestHeaders(map, headersEndStream(ctx));
+    if (action !== "pause") return this.#outcome(ctx, action, map);
+    // Paused (an http call, a timer): wait for the plugin to resume, or for the client to leave.
+    const gone = new Promise<HttpAction>((r) => ctx.downstream.res.once("close", () => r("close")));
+    return Promise.race([http.resumed, gone]).then((a) => this.#outcome(ctx, a, map));
+  }
+
+  #outcome(ctx: RequestContext, action: HttpAction, map: Parameters<typeof applyRequestHeaderMap>[1]): FilterResult {
+    if (action === "continue" || action === "pause") {
+      applyRequestHeaderMap(ctx, map);
+      return undefined;
+    }
+    if (action === "close") {
+      // The plugin reset the stream: no answer, as Envoy's stream reset.
+      ctx.details = "wasm_close_stream";
+      const d = ctx.downstream;
+      if (d.version === "HTTP/2") d.res.stream.close(0x2);
+      else d.res.destroy();
+      return "handled";
+    }
+    const r = action.localResponse;
+    return {
+      status: r.status,
+      body: Buffer.from(r.body).toString("utf8"),
+      details: r.details || "wasm_local_response",
+      headers: headerRecord(r.headers),
+    };
+  }
+
+  onResponseHeaders(ctx: RequestContext, status: number, headers: Headers): void {
+    const s = this.#streams.get(ctx);
+    if (!s) return;
+    const map = responseHeaderMap(status, headers);
+    // Response-side local responses and pauses cannot change an answer whose status is already chosen; header
+    // edits are applied whatever the plugin returns.
+    s.http.onResponseHeaders(map, false);
+    applyResponseHeaderMap(headers, map);
+  }
+
+  onDone(ctx: RequestContext): void {
+    const s = this.#streams.get(ctx);
+    if (!s) return;
+    this.#streams.delete(ctx);
+    s.http.finish().finally(() => s.version.release());
+  }
+}
