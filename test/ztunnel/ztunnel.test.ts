@@ -3,8 +3,11 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { HbonePool } from "../../src/dataplane/hbone/pool.js";
 import { HboneServer, type TunnelInfo } from "../../src/dataplane/hbone/server.js";
 import { serviceView } from "../../src/dataplane/state/types.js";
+import type { AmbitError } from "../../src/errors.js";
+import { MeshCa } from "../../src/identity/ca.js";
 import { createCsr } from "../../src/identity/csr.js";
 import { staticStrictPolicy } from "../../src/policy/peer.js";
 import type { L4Policy } from "../../src/policy/ztunnel-policy.js";
@@ -339,6 +342,34 @@ describe("ztunnel: two nodes on loopback", () => {
     const down = await exchange(client.outbound, { address: "10.96.0.2", port: 80 }, "x");
     assert.equal(down.error?.code, "ECONNRESET", "no fallback to the endpoints behind the waypoint");
     assert.equal(down.reply, "");
+  });
+
+  // §1.4 "Inbound destination validation" and §1.2: the :authority must be the IP the tunnel arrived on, and the
+  // client must hold a certificate from the mesh's roots.
+  it("refuses an authority for another pod (IPMismatch, 400) and clients from another CA", async () => {
+    const issue = async (ca: MeshCa, identity: string) => {
+      const { keyPem, csrPem } = await createCsr(identity);
+      const chain = await ca.sign(csrPem, { node: "node-x", identity });
+      return { key: keyPem, cert: chain[0]!, ca: mesh.ca.rootPem };
+    };
+    const good = new HbonePool({ certs: await issue(mesh.ca, CLIENT_ID).then((c) => () => c) });
+    const foreignCa = await MeshCa.generate({ trustDomain: "cluster.local", authorizer: () => true });
+    const foreign = new HbonePool({ certs: await issue(foreignCa, CLIENT_ID).then((c) => () => c) });
+    try {
+      await assert.rejects(
+        good.connect({ address: `${S1}:${mesh.hbonePort}`, target: `${S2}:8080`, expectedIdentities: [SERVER_ID] }),
+        (e: AmbitError) => e.code === "AMBIT_HBONE_BAD_REQUEST",
+      );
+      await assert.rejects(
+        foreign.connect({ address: `${S1}:${mesh.hbonePort}`, target: `${S1}:8080`, expectedIdentities: [SERVER_ID] }),
+      );
+      await until(() =>
+        b.logs.some((l) => l.startsWith("warn access connection failed") && l.includes("AMBIT_HBONE_PEER_UNTRUSTED")),
+      );
+    } finally {
+      await good.close();
+      await foreign.close();
+    }
   });
 
   // §2.1 ports, user-needs.md §2.2: readiness and config_dump for `ztunnel-config`.

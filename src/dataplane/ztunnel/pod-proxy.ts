@@ -8,6 +8,7 @@ import { HbonePool } from "../hbone/pool.js";
 import { HboneServer } from "../hbone/server.js";
 import type { CertSource } from "../hbone/tls.js";
 import { workloadIdentity } from "../state/types.js";
+import { formatAccessLog } from "../telemetry/access-log.js";
 import type { OriginalDestination, ProxyContext } from "./context.js";
 import { inboundConnector } from "./inbound.js";
 import { handleInboundPlaintext } from "./inbound-plaintext.js";
@@ -61,6 +62,24 @@ export class PodProxy {
   }
 
   async start(): Promise<void> {
+    // Refusals before a tunnel exists (TLS, trust domain, bad CONNECT) get ztunnel's "connection failed" line;
+    // 401/503 are logged with full context by the inbound handler itself.
+    this.#hbone.on("rejected", (error, remote) => {
+      if (error.code === "AMBIT_HBONE_DENIED" || error.code === "AMBIT_HBONE_UNAVAILABLE") return;
+      this.#ctx.log(
+        formatAccessLog({
+          level: "warn",
+          message: "connection failed",
+          src: { addr: remote || "unknown" },
+          dst: { addr: `${this.#sockets.hbone.host}:${this.#sockets.hbone.port}` },
+          direction: "inbound",
+          bytesSent: 0,
+          bytesRecv: 0,
+          durationMs: 0,
+          error: `${error.code}: ${error.message}`,
+        }),
+      );
+    });
     await this.#hbone.start();
     this.#sockets.outbound.on("connection", this.#onOutbound);
     this.#sockets.inboundPlaintext.on("connection", this.#onPlaintext);
