@@ -41,6 +41,31 @@ describe("ztunnel lifecycle", () => {
     }
   });
 
+  // §2.2 "Shutdown": on ZDS `del` the pod's proxy is torn down at once and its connections are cut.
+  it("removing a pod cuts its connections and stops its listeners", async () => {
+    const mesh = await Mesh.create();
+    try {
+      const a = await mesh.node("node-a");
+      const b = await mesh.node("node-b");
+      const client = await mesh.pod(a, { uid: "client", ip: "127.77.8.10" });
+      await mesh.pod(b, { uid: "server", ip: "127.77.8.20" });
+      await mesh.echo("127.77.8.20", 9090);
+      const s = await open(client.outbound, { address: "127.77.8.20", port: 9090 });
+      s.on("error", () => {});
+      s.write("x");
+      await new Promise((r) => s.once("data", r));
+      const closed = new Promise((r) => s.once("close", r));
+      await a.ztunnel.removeWorkload("client");
+      await closed;
+      assert.equal(a.ztunnel.connections().length, 0);
+      const again = await exchange(client.outbound, { address: "127.77.8.20", port: 9090 }, "y");
+      assert.equal(again.error?.code, "ECONNREFUSED");
+      assert.deepEqual(a.certs.identities(), [], "the pod's identity is no longer renewed on this node");
+    } finally {
+      await mesh.close();
+    }
+  });
+
   // §2.2 "Shutdown": draining refuses new connections, lets open ones finish, and cuts the rest at the deadline.
   it("drain stops accepting and waits for open connections up to the grace period", async () => {
     const mesh = await Mesh.create();

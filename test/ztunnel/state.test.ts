@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { ProxyState } from "../../src/dataplane/state/proxy-state.js";
 import { serviceView, type WorkloadView, workloadView } from "../../src/dataplane/state/types.js";
 import { formatAccessLog } from "../../src/dataplane/telemetry/access-log.js";
@@ -293,6 +294,60 @@ describe("telemetry formats (§6)", () => {
         'dst.addr=10.0.1.1:15008 dst.hbone_addr=10.0.1.1:8080 dst.workload="web" dst.namespace="default" ' +
         'direction="inbound" bytes_sent=0 bytes_recv=0 duration="1ms" ' +
         'error="policy rejection: allow policies exist, but none allowed"',
+    );
+  });
+});
+
+describe("proxy state indexes (property)", () => {
+  // §4.2: lookups must answer from the current resources only, whatever order the deltas came in.
+  it("after any sequence of upserts and removals, IP and endpoint lookups match a fresh state built from the survivors", () => {
+    const uids = ["a", "b", "c", "d"];
+    const ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
+    const svcs = ["default/s1.default.svc.cluster.local", "default/s2.default.svc.cluster.local"];
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant("upsert" as const),
+        uid: fc.constantFrom(...uids),
+        ip: fc.constantFrom(...ips),
+        svcs: fc.subarray(svcs),
+      }),
+      fc.record({ kind: fc.constant("remove" as const), uid: fc.constantFrom(...uids) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        const state = new ProxyState();
+        const live = new Map<string, WorkloadView>();
+        for (const o of ops) {
+          if (o.kind === "remove") {
+            state.update({ workloads: { remove: [o.uid] } });
+            live.delete(o.uid);
+          } else {
+            const w = workloadView({
+              uid: o.uid,
+              name: o.uid,
+              namespace: "default",
+              addresses: [o.ip],
+              services: Object.fromEntries(o.svcs.map((s) => [s, [{ servicePort: 80, targetPort: 8080 }]])),
+            });
+            state.update({ workloads: { upsert: [w] } });
+            live.set(o.uid, w);
+          }
+        }
+        const fresh = new ProxyState();
+        fresh.update({ workloads: { upsert: [...live.values()] } });
+        for (const s of svcs) {
+          assert.deepEqual(
+            state.endpoints(s).map((w) => w.uid),
+            fresh.endpoints(s).map((w) => w.uid),
+          );
+        }
+        for (const ip of ips) {
+          const got = state.workloadByIp(ip)?.uid;
+          // Two live workloads may claim one IP; then either answer is the latest claimant's, as in a rebuild.
+          if (got !== undefined) assert.equal(live.get(got)?.addresses[0], ip);
+          else assert.ok(![...live.values()].some((w) => w.addresses.includes(ip)));
+        }
+      }),
     );
   });
 });

@@ -55,12 +55,19 @@ function addTo(index: Map<string, Set<string>>, key: string, value: string): voi
   else index.set(key, new Set([value]));
 }
 
+function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
+  const set = index.get(key);
+  set?.delete(value);
+  if (set?.size === 0) index.delete(key);
+}
+
 export class ProxyState extends EventEmitter<ProxyStateEvents> {
   readonly rootNamespace: string;
   readonly #workloads = new Map<string, WorkloadView>();
   readonly #services = new Map<string, ServiceView>();
   readonly #policies = new Map<string, L4Policy>();
-  readonly #workloadByIp = new Map<string, string>();
+  /** `network/ip` → uids claiming it, in arrival order; the latest claimant answers lookups. */
+  readonly #workloadByIp = new Map<string, Set<string>>();
   readonly #servicesByVip = new Map<string, Set<string>>();
   /** Service key → uids of the workloads whose `services` map names it. */
   readonly #endpoints = new Map<string, Set<string>>();
@@ -91,7 +98,7 @@ export class ProxyState extends EventEmitter<ProxyStateEvents> {
     for (const w of delta.workloads?.upsert ?? []) {
       this.#unindexWorkload(w.uid);
       this.#workloads.set(w.uid, w);
-      for (const ip of w.addresses) this.#workloadByIp.set(ipKey(w.network, ip), w.uid);
+      for (const ip of w.addresses) addTo(this.#workloadByIp, ipKey(w.network, ip), w.uid);
       for (const key of Object.keys(w.services)) {
         addTo(this.#endpoints, key, w.uid);
       }
@@ -126,8 +133,11 @@ export class ProxyState extends EventEmitter<ProxyStateEvents> {
   }
 
   workloadByIp(ip: string, network = ""): WorkloadView | undefined {
-    const uid = this.#workloadByIp.get(ipKey(network, ip));
-    return uid === undefined ? undefined : this.#workloads.get(uid);
+    const uids = this.#workloadByIp.get(ipKey(network, ip));
+    if (!uids) return undefined;
+    let last: string | undefined;
+    for (const u of uids) last = u;
+    return last === undefined ? undefined : this.#workloads.get(last);
   }
 
   /** The Service with this VIP; when several share it, the one in `preferNamespace` (the client's) wins. */
@@ -229,15 +239,8 @@ export class ProxyState extends EventEmitter<ProxyStateEvents> {
     const old = this.#workloads.get(uid);
     if (!old) return false;
     this.#workloads.delete(uid);
-    for (const ip of old.addresses) {
-      const k = ipKey(old.network, ip);
-      if (this.#workloadByIp.get(k) === uid) this.#workloadByIp.delete(k);
-    }
-    for (const key of Object.keys(old.services)) {
-      const set = this.#endpoints.get(key);
-      set?.delete(uid);
-      if (set?.size === 0) this.#endpoints.delete(key);
-    }
+    for (const ip of old.addresses) removeFrom(this.#workloadByIp, ipKey(old.network, ip), uid);
+    for (const key of Object.keys(old.services)) removeFrom(this.#endpoints, key, uid);
     return true;
   }
 
@@ -245,11 +248,7 @@ export class ProxyState extends EventEmitter<ProxyStateEvents> {
     const old = this.#services.get(key);
     if (!old) return false;
     this.#services.delete(key);
-    for (const a of old.addresses) {
-      const set = this.#servicesByVip.get(ipKey(a.network, a.address));
-      set?.delete(key);
-      if (set?.size === 0) this.#servicesByVip.delete(ipKey(a.network, a.address));
-    }
+    for (const a of old.addresses) removeFrom(this.#servicesByVip, ipKey(a.network, a.address), key);
     return true;
   }
 }
