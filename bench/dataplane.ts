@@ -1,5 +1,5 @@
 // Data-plane benchmark (L4), Istio's method on loopback: HTTP/1.1 keep-alive, 1 KiB responses, 4 connections, a
-// fixed 1,000 req/s and then the maximum rate, direct (client → server) against the mesh path
+// fixed 1,000 req/s, then the maximum rate, then one new connection per request, direct (client → server) against the mesh path
 // (client → ztunnel A → HBONE mTLS → ztunnel B → server), measured in the same run.
 //   npm run bench:dataplane
 //   DATAPLANE_BENCH_SECONDS=3 npm run bench:dataplane   (shorter phases)
@@ -204,6 +204,33 @@ async function run(port: number, host: string, seconds: number, rps?: number): P
   return { latencies, requests: latencies.length, seconds: elapsed };
 }
 
+const CLOSE_REQUEST = Buffer.from(`GET / HTTP/1.1\r\nhost: ${SERVER_IP}\r\nconnection: close\r\n\r\n`);
+
+/** New TCP connection per request, closed loop on CONNECTIONS workers: the connection-setup cost (anchor 13). */
+async function runChurn(port: number, host: string, seconds: number): Promise<RunResult> {
+  const latencies: number[] = [];
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const t0 = performance.now();
+      const s = connect({ port, host });
+      s.once("connect", () => s.end(CLOSE_REQUEST));
+      s.resume();
+      s.once("error", reject);
+      s.once("close", () => {
+        latencies.push(performance.now() - t0);
+        resolve();
+      });
+    });
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
+  return { latencies, requests: latencies.length, seconds: (performance.now() - start) / 1000 };
+}
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
@@ -266,6 +293,11 @@ async function main(): Promise<void> {
     const cpu2 = await zCpu();
     const maxMesh = await run(meshPort, "127.0.0.1", SECONDS);
     const cpu3 = await zCpu();
+    const churnSeconds = Math.max(2, Math.round(SECONDS / 2));
+    const churnDirect = await runChurn(APP_PORT, SERVER_IP, churnSeconds);
+    const cpu4 = await zCpu();
+    const churnMesh = await runChurn(meshPort, "127.0.0.1", churnSeconds);
+    const cpu5 = await zCpu();
     const [ua, ub] = [await usage(zA), await usage(zB)];
 
     const row = (name: string, d: RunResult, m: RunResult, p: number) => {
@@ -295,7 +327,12 @@ async function main(): Promise<void> {
     );
     for (const p of [50, 99]) console.log(row("max rate", maxDirect, maxMesh, p));
     console.log(
-      `  ztunnel CPU at max rate (A+B): ${((cpu3 - cpu2) / 1000 / (maxMesh.requests / 1000)).toFixed(3)} CPU-s per 1,000 requests (direct phase used ${((cpu2 - cpu1) / 1000).toFixed(2)} s idle CPU)`,
+      `  ztunnel CPU at max rate (A+B): ${((cpu3 - cpu2) / 1000 / (maxMesh.requests / 1000)).toFixed(3)} CPU-s per 1,000 requests (idle ztunnels used ${((cpu2 - cpu1) / 1000).toFixed(2)} CPU-s during the direct phase)`,
+    );
+    const cDirect = churnDirect.requests / churnDirect.seconds;
+    const cMesh = churnMesh.requests / churnMesh.seconds;
+    console.log(
+      `new connection per request: direct ${cDirect.toFixed(0)} conn/s, mesh ${cMesh.toFixed(0)} conn/s, ratio ${(cMesh / cDirect).toFixed(2)}; p50 direct ${(pct(churnDirect.latencies, 50) * 1000).toFixed(0)} µs, mesh ${(pct(churnMesh.latencies, 50) * 1000).toFixed(0)} µs; ztunnel CPU ${((cpu5 - cpu4) / churnMesh.requests).toFixed(3)} ms per connection (A+B)`,
     );
     console.log(`RSS: ztunnel A ${ua.rssMb.toFixed(0)} MiB, ztunnel B ${ub.rssMb.toFixed(0)} MiB`);
     console.log("goal: L4 p50 added < 300 µs at 1,000 req/s. Shared 2-core machine: expect 10-30 % run-to-run noise.");
