@@ -44,6 +44,11 @@ export class ReplayableBody {
         this.#ended = true;
         this.#sink?.end();
       });
+      // A filter stopped the body (a Wasm plugin answered or reset): cut the try, and never replay a broken body.
+      this.#src.once("error", (e: Error) => {
+        this.#overflow = true;
+        this.#sink?.destroy(e);
+      });
     }
     this.#src.resume();
   }

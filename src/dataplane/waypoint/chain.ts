@@ -4,6 +4,7 @@
 // Every filter may answer the request itself by returning a LocalReply; the rest of the chain is then skipped.
 // After the response, every filter's onDone runs (stats records metrics and the access log there).
 
+import type { Readable } from "node:stream";
 import type { RequestContext } from "./context.js";
 import { type LocalReply, sendLocalReply } from "./local-reply.js";
 
@@ -21,6 +22,10 @@ export interface Filter {
   onRequest(ctx: RequestContext): FilterResult | Promise<FilterResult>;
   /** Response headers on their way to the client (the router calls it); filters may edit them. */
   onResponseHeaders?(ctx: RequestContext, status: number, headers: Record<string, string | string[] | undefined>): void;
+  /** The request body on its way upstream; a filter may return a stream that replaces it (Wasm body callbacks). */
+  requestBody?(ctx: RequestContext, body: Readable): Readable;
+  /** The response body on its way to the client (reverse chain order); a filter may replace it. */
+  responseBody?(ctx: RequestContext, body: Readable): Readable;
   /** Once the exchange is over, answered locally or not. */
   onDone?(ctx: RequestContext): void;
 }

@@ -35,6 +35,8 @@ export function grpcStatusFor(http: number): number {
 }
 
 export function sendLocalReply(ctx: RequestContext, r: LocalReply): void {
+  // Already answered in full (a filter answered from a body callback): nothing more to send.
+  if (ctx.downstream.res.writableEnded) return;
   ctx.responseCode = r.status;
   ctx.details = r.details;
   if (r.flags) ctx.flags.push(...r.flags);

@@ -229,18 +229,21 @@ export function routerFilter(opts: RouterOptions): Filter {
     d.res.writeHead(out.status, headers);
     return new Promise((resolve) => {
       const src = out.body;
+      // Filters may replace the body (Wasm body callbacks); trailers still come from the upstream stream.
+      let data = src;
+      for (let i = ctx.chain.length - 1; i >= 0; i--) data = ctx.chain[i]!.responseBody?.(ctx, data) ?? data;
       let trailers: IncomingHttpHeaders | undefined;
       src.on("trailers", (t: IncomingHttpHeaders) => {
         trailers = t;
       });
-      src.on("data", (chunk: Buffer) => {
+      data.on("data", (chunk: Buffer) => {
         ctx.responseBytes += chunk.length;
         if (!(d.res as NodeJS.WritableStream).write(chunk)) {
-          src.pause();
-          d.res.once("drain", () => src.resume());
+          data.pause();
+          d.res.once("drain", () => data.resume());
         }
       });
-      src.once("end", () => {
+      data.once("end", () => {
         const t = trailers ?? (src as IncomingMessage).trailers;
         if (t && Object.keys(t).length > 0) {
           const fwd = forwardable(t as Headers);
@@ -250,12 +253,17 @@ export function routerFilter(opts: RouterOptions): Filter {
         d.res.end();
         resolve();
       });
-      src.once("error", () => {
+      let failed = false;
+      const onError = () => {
+        if (failed) return;
+        failed = true;
         ctx.flags.push("UC");
         if (d.version === "HTTP/2") d.res.stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
         else d.res.destroy();
         resolve();
-      });
+      };
+      src.once("error", onError);
+      if (data !== src) data.once("error", onError);
       d.res.once("close", () => {
         if (!d.res.writableFinished) {
           ctx.flags.push("DC");
@@ -274,7 +282,9 @@ export function routerFilter(opts: RouterOptions): Filter {
     headers["x-forwarded-proto"] ??= "http";
     headers.traceparent = ctx.traceparent;
     if (ctx.grpc) headers.te = "trailers";
-    const body = new ReplayableBody(ctx.downstream.req, opts.retryBufferBytes);
+    let src: Readable = ctx.downstream.req;
+    for (const f of ctx.chain) src = f.requestBody?.(ctx, src) ?? src;
+    const body = new ReplayableBody(src, opts.retryBufferBytes);
     const deadline = p.timeoutMs > 0 ? Date.now() + p.timeoutMs : Number.POSITIVE_INFINITY;
     const tried = new Set<string>();
     let clientGone = false;
