@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { buildExamples } from "../../examples/wasm/build.js";
+import { buildExamples, buildTestPlugins } from "../../examples/wasm/build.js";
 import type { WasmPlugin } from "../../src/api/resources.js";
 import { readWasmPlugin, WaypointWasm } from "../../src/dataplane/waypoint/wasm/index.js";
 import type { WaypointService } from "../../src/xds/waypoint-config.js";
@@ -41,7 +41,7 @@ describe("WasmPlugin in the waypoint", () => {
     mesh.waypoint.configure(config(services, { wasmPlugins, ...extra }));
 
   before(async () => {
-    const built = await buildExamples();
+    const built = { ...(await buildExamples()), ...(await buildTestPlugins(["probe"])) };
     urls = Object.fromEntries(Object.entries(built).map(([k, p]) => [k, pathToFileURL(p).href]));
     const pair = await generateKeyPair("ES256");
     key = pair.privateKey;
@@ -91,6 +91,24 @@ describe("WasmPlugin in the waypoint", () => {
     assert.match(text, /count_per_path_requests_total\{path="\/count\/b"\} 1\n/);
     // The waypoint's own metrics are still there.
     assert.match(text, /istio_requests_total\{/);
+  });
+
+  it("body callbacks: the plugin rewrites the request body and appends to the response body", async () => {
+    // probe: buffers the request body to its end and upper-cases it; appends "!" to every response body callback.
+    await apply([plugin("body", "probe", {})]);
+    const r = await mesh.get(REVIEWS, "/body", { method: "POST", body: "hello wasm", headers: { "x-op": "none" } });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /!$/);
+    const echo = JSON.parse(r.body.replace(/!+$/, ""));
+    assert.equal(echo.body, "HELLO WASM");
+    // A body that may be resized travels chunked, without the client's content-length.
+    assert.equal(echo.headers["content-length"], undefined);
+    assert.equal(r.headers["content-length"], undefined);
+    // The response header map the plugin saw: :status, content-type, x-pod, date (hop-by-hop ones are not forwarded).
+    assert.equal(r.headers["x-probe-response"], "4");
+    // No body: the request goes as it came, with no body callback.
+    const get = await mesh.get(REVIEWS, "/nobody");
+    assert.equal(JSON.parse(get.body.replace(/!+$/, "")).body, "");
   });
 
   describe("http-call", () => {

@@ -1,14 +1,16 @@
 // One WasmPlugin as a filter of the waypoint's chain, at its phase: for each request it covers (Service targeting,
 // match), a proxy-wasm HTTP context on the slot's current VM runs the request-header callback (pausing while the
-// plugin waits, e.g. on proxy_http_call), may answer with the plugin's local response, edits the response headers
-// on the way back, and ends with on_done/on_log/on_delete. The context stays on the VM it started on, so a hot
-// swap never moves a request between VMs.
+// plugin waits, e.g. on proxy_http_call), may answer with the plugin's local response, runs the body callbacks on
+// both bodies, edits the response headers on the way back, and ends with on_done/on_log/on_delete. The context
+// stays on the VM it started on, so a hot swap never moves a request between VMs.
 
+import type { Readable } from "node:stream";
 import type { HttpAction, HttpContext, PropertyBag } from "../../wasm/index.js";
 import type { ExtensionFilter, FilterResult } from "../chain.js";
 import type { RequestContext } from "../context.js";
 import type { Headers } from "../headers.js";
-import type { LocalReply } from "../local-reply.js";
+import { type LocalReply, sendLocalReply } from "../local-reply.js";
+import { PluginBody } from "./body.js";
 import {
   applyRequestHeaderMap,
   applyResponseHeaderMap,
@@ -25,6 +27,25 @@ const UNAVAILABLE: LocalReply = { status: 500, body: "", details: "wasm_fail_str
 interface Stream {
   http: HttpContext;
   version: LoadedVersion;
+  /** The request headers ended the stream: no request body callbacks. */
+  headersOnly: boolean;
+}
+
+type Stop = Exclude<HttpAction, "continue" | "pause">;
+
+function reset(ctx: RequestContext): void {
+  const d = ctx.downstream;
+  if (d.version === "HTTP/2") d.res.stream.close(0x2);
+  else d.res.destroy();
+}
+
+function localReply(r: Extract<HttpAction, { localResponse: unknown }>["localResponse"]): LocalReply {
+  return {
+    status: r.status,
+    body: Buffer.from(r.body).toString("utf8"),
+    details: r.details || "wasm_local_response",
+    headers: headerRecord(r.headers),
+  };
 }
 
 function attributes(ctx: RequestContext): PropertyBag {
@@ -78,9 +99,10 @@ export class WasmFilter implements ExtensionFilter {
       version.release();
       return version.plugin.failStrategy === "FAIL_OPEN" ? undefined : UNAVAILABLE;
     }
-    this.#streams.set(ctx, { http, version });
+    const headersOnly = headersEndStream(ctx);
+    this.#streams.set(ctx, { http, version, headersOnly });
     const map = requestHeaderMap(ctx);
-    const action = http.onRequestHeaders(map, headersEndStream(ctx));
+    const action = http.onRequestHeaders(map, headersOnly);
     if (action !== "pause") return this.#outcome(ctx, action, map);
     // Paused (an http call, a timer): wait for the plugin to resume, or for the client to leave.
     const gone = new Promise<HttpAction>((r) => ctx.downstream.res.once("close", () => r("close")));
@@ -90,23 +112,50 @@ export class WasmFilter implements ExtensionFilter {
   #outcome(ctx: RequestContext, action: HttpAction, map: Parameters<typeof applyRequestHeaderMap>[1]): FilterResult {
     if (action === "continue" || action === "pause") {
       applyRequestHeaderMap(ctx, map);
+      // Body callbacks may resize the body: it goes upstream without a length (chunked).
+      if (!this.#streams.get(ctx)?.headersOnly) delete ctx.headers["content-length"];
       return undefined;
     }
     if (action === "close") {
       // The plugin reset the stream: no answer, as Envoy's stream reset.
       ctx.details = "wasm_close_stream";
-      const d = ctx.downstream;
-      if (d.version === "HTTP/2") d.res.stream.close(0x2);
-      else d.res.destroy();
+      reset(ctx);
       return "handled";
     }
-    const r = action.localResponse;
-    return {
-      status: r.status,
-      body: Buffer.from(r.body).toString("utf8"),
-      details: r.details || "wasm_local_response",
-      headers: headerRecord(r.headers),
-    };
+    return localReply(action.localResponse);
+  }
+
+  requestBody(ctx: RequestContext, body: Readable): Readable {
+    const s = this.#streams.get(ctx);
+    if (!s || s.headersOnly) return body;
+    const out = new PluginBody({
+      onBody: (chunk, end) => s.http.onRequestBody(chunk, end),
+      take: () => s.http.takeRequestBody(),
+      resumed: () => s.http.resumed,
+      onStop: (a: Stop) => {
+        if (a === "close" || ctx.downstream.res.headersSent) reset(ctx);
+        else sendLocalReply(ctx, localReply(a.localResponse));
+      },
+    });
+    // The router listens once it has attached the body; errors before that must not go unheard.
+    out.on("error", () => {});
+    return body.pipe(out);
+  }
+
+  responseBody(ctx: RequestContext, body: Readable): Readable {
+    const s = this.#streams.get(ctx);
+    if (!s) return body;
+    // The response has started: a local response or close can only cut it (the router resets on the error).
+    const out = new PluginBody({
+      onBody: (chunk, end) => s.http.onResponseBody(chunk, end),
+      take: () => s.http.takeResponseBody(),
+      resumed: () => s.http.resumed,
+      onStop: () => {
+        ctx.details = "wasm_response_body_stopped";
+      },
+    });
+    out.on("error", () => {});
+    return body.pipe(out);
   }
 
   onResponseHeaders(ctx: RequestContext, status: number, headers: Headers): void {
@@ -117,6 +166,8 @@ export class WasmFilter implements ExtensionFilter {
     // edits are applied whatever the plugin returns.
     s.http.onResponseHeaders(map, false);
     applyResponseHeaderMap(headers, map);
+    // Body callbacks follow and may resize the body: it goes out without a length (chunked).
+    if (ctx.method !== "HEAD" && status !== 204 && status !== 304) delete headers["content-length"];
   }
 
   onDone(ctx: RequestContext): void {
