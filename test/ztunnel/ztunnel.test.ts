@@ -2,6 +2,8 @@
 // Spec: data-plane.md §1 (HBONE), §3.1 (outbound), §3.2 (inbound), §3.3 (plaintext), §5 (L4 authz), §6 (telemetry).
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { HbonePool } from "../../src/dataplane/hbone/pool.js";
 import { HboneServer, type TunnelInfo } from "../../src/dataplane/hbone/server.js";
@@ -370,6 +372,22 @@ describe("ztunnel: two nodes on loopback", () => {
       await good.close();
       await foreign.close();
     }
+  });
+
+  // Clean-up: an app that gives up while its tunnel is being set up leaves no tracked connection or stream behind.
+  it("a client that leaves before its tunnel is up leaves nothing behind", async () => {
+    const port = await client.outbound.portFor({ address: S2, port: 8080 });
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const s = connect({ host: "127.0.0.1", port });
+        s.on("error", () => {});
+        await once(s, "connect");
+        s.resetAndDestroy();
+      }),
+    );
+    await until(() => a.ztunnel.connections().length === 0 && b.ztunnel.connections().length === 0);
+    const ok = await exchange(client.outbound, { address: S2, port: 8080 }, "after");
+    assert.equal(ok.reply, "s2:5");
   });
 
   // §2.1 ports, user-needs.md §2.2: readiness and config_dump for `ztunnel-config`.

@@ -57,6 +57,12 @@ export async function handleInboundPlaintext(
     socket.resetAndDestroy();
     return;
   }
+  if (socket.destroyed) {
+    app.destroy();
+    record.fail("-", "downstream closed before the app connection was ready");
+    record.finish({ received: 0, sent: 0 });
+    return;
+  }
   const tracked = ctx.tracker.add({
     workloadUid: uid,
     direction: "inbound",

@@ -113,6 +113,13 @@ export async function handleOutbound(ctx: ProxyContext, pod: OutboundPod, socket
     socket.resetAndDestroy();
     return;
   }
+  if (socket.destroyed) {
+    // The app gave up while we were dialing: splice would wait for a 'close' that already happened.
+    upstream.destroy();
+    record.fail("-", "downstream closed before the upstream was ready");
+    record.finish({ received: socket.bytesRead, sent: 0 });
+    return;
+  }
   const tracked = ctx.tracker.add({
     workloadUid: pod.uid,
     direction: "outbound",
