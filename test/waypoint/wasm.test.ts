@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { parse } from "yaml";
 import { buildExamples, buildTestPlugins } from "../../examples/wasm/build.js";
 import type { WasmPlugin } from "../../src/api/resources.js";
 import { readWasmPlugin, WaypointWasm } from "../../src/dataplane/waypoint/wasm/index.js";
@@ -14,6 +16,7 @@ import { ap, config, GATEWAY_REF, type Mesh, service, startMesh, WAYPOINT_ID } f
 const REVIEWS = "10.96.0.10:9080";
 const RATINGS = "10.96.0.11:9080";
 const ISS = "https://issuer.test";
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 let urls: Record<string, string> = {};
 
@@ -50,6 +53,7 @@ describe("WasmPlugin in the waypoint", () => {
     const cert = await workloadCert(mesh.ca, WAYPOINT_ID);
     wasm = new WaypointWasm({
       certs: () => cert,
+      baseDir: ROOT,
       metrics: mesh.waypoint.metrics,
       upstreamHbonePort: mesh.podHbonePort,
       log: (level, message, p) => logs.push(`${level} ${p} ${message}`),
@@ -236,6 +240,31 @@ describe("WasmPlugin in the waypoint", () => {
     assert.equal(r.headers["x-m-9081"], undefined);
     assert.equal(r.headers["x-m-server"], "1");
     assert.equal(r.headers["x-m-client"], undefined);
+  });
+
+  it("the bookinfo examples: a header on all traffic, blocking only on reviews, a count per path", async () => {
+    const manifest = (f: string) => parse(readFileSync(`${ROOT}/examples/wasm/${f}.yaml`, "utf8")) as WasmPlugin;
+    const [reviews, ratings] = mesh.pods;
+    const bookinfo = [
+      service("reviews", "10.96.0.10", [reviews!], { namespace: "bookinfo" }),
+      service("ratings", "10.96.0.11", [ratings!], { namespace: "bookinfo" }),
+    ];
+    await mesh.waypoint.configure(
+      config(bookinfo, {
+        waypoint: { namespace: "bookinfo", name: "waypoint", identity: WAYPOINT_ID, trafficType: "service" },
+        wasmPlugins: ["add-header", "block-by-header", "count-per-path"].map(manifest),
+      }),
+    );
+    const r = await mesh.get(RATINGS, "/ratings/0");
+    assert.equal(r.headers["x-wasm"], "bookinfo");
+    assert.equal((await mesh.get(RATINGS, "/ratings/0", { headers: { "x-block": "yes" } })).status, 200);
+    const blocked = await mesh.get(REVIEWS, "/reviews/0", { headers: { "x-block": "yes" } });
+    assert.equal(blocked.status, 403);
+    assert.equal(blocked.body, "blocked by policy\n");
+    const text = await (await fetch(`http://127.0.0.1:${mesh.waypoint.ports.metrics}/metrics`)).text();
+    assert.match(text, /count_per_path_requests_total\{path="\/ratings\/0"\} 2\n/);
+    // Blocked in AUTHN, before the STATS-phase counter.
+    assert.doesNotMatch(text, /path="\/reviews\/0"/);
   });
 
   it("vmConfig.env: INLINE sets the value, HOST copies the proxy's variable, an unset HOST one is left out", async () => {
