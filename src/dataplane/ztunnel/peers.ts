@@ -7,10 +7,21 @@ import type { CertSource } from "../hbone/tls.js";
 import { type ServiceView, type WorkloadView, workloadIdentity } from "../state/types.js";
 import type { PeerInfo, ServiceInfo } from "../telemetry/labels.js";
 
+const namespaces = new Map<string, string | undefined>();
+
+/** The namespace of a SPIFFE identity; memoized, since a node sees few distinct peers and this runs per connection. */
+function namespaceOf(principal: string): string | undefined {
+  if (namespaces.has(principal)) return namespaces.get(principal);
+  if (namespaces.size >= 4096) namespaces.clear();
+  const ns = tryParseSpiffeId(principal)?.namespace;
+  namespaces.set(principal, ns);
+  return ns;
+}
+
 /** ztunnel reports app/version as the canonical service/revision. */
 export function peerInfo(w: WorkloadView | undefined, principal?: string): PeerInfo {
   if (!w) {
-    const ns = principal ? tryParseSpiffeId(principal)?.namespace : undefined;
+    const ns = principal ? namespaceOf(principal) : undefined;
     return { ...(principal ? { principal } : {}), ...(ns ? { namespace: ns } : {}) };
   }
   return {

@@ -2,7 +2,13 @@
 // outcome, which also writes the access-log line (data-plane.md §6).
 
 import { type AccessLogEntry, type AccessLogSink, formatAccessLog } from "../telemetry/access-log.js";
-import { type PeerInfo, type Reporter, type ServiceInfo, trafficLabels } from "../telemetry/labels.js";
+import {
+  type PeerInfo,
+  type Reporter,
+  type ServiceInfo,
+  type TrafficLabels,
+  trafficLabels,
+} from "../telemetry/labels.js";
 import type { TcpBytes, TcpMetrics } from "../telemetry/tcp-metrics.js";
 
 export interface RecordInit {
@@ -22,6 +28,8 @@ export class ConnectionRecord {
   readonly #log: AccessLogSink;
   readonly #init: RecordInit;
   readonly #start = performance.now();
+  /** Labels at open (flags "-"); reused at close unless the connection failed. */
+  readonly #openLabels: TrafficLabels;
   #flags = "-";
   #error: string | undefined;
   #done = false;
@@ -30,7 +38,8 @@ export class ConnectionRecord {
     this.#metrics = metrics;
     this.#log = log;
     this.#init = init;
-    metrics.opened(this.#labels());
+    this.#openLabels = this.#labels();
+    metrics.opened(this.#openLabels);
   }
 
   /** Marks the connection failed; the first failure wins. */
@@ -47,7 +56,7 @@ export class ConnectionRecord {
   finish(bytes: TcpBytes): void {
     if (this.#done) return;
     this.#done = true;
-    this.#metrics.closed(this.#labels(), bytes);
+    this.#metrics.closed(this.#flags === "-" ? this.#openLabels : this.#labels(), bytes);
     const i = this.#init;
     const outbound = i.reporter === "source";
     const entry: AccessLogEntry = {
@@ -79,7 +88,7 @@ export class ConnectionRecord {
     this.#log(formatAccessLog(entry));
   }
 
-  #labels() {
+  #labels(): TrafficLabels {
     const i = this.#init;
     return trafficLabels({
       reporter: i.reporter,
