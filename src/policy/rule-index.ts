@@ -135,6 +135,7 @@ export class RuleIndex<P> {
 
   /** The first rule, in evaluation order, that matches an HTTP request with this method and path key. */
   first(ctx: MatchContext, method: string, key: string): RuleRef<P> | undefined {
+    if (this.rules.length === 0) return undefined;
     const idx = this.byMethod.get(method) ?? this.otherMethod;
     const a = idx.anyPath;
     const b = idx.byKey.get(key) ?? NONE;
