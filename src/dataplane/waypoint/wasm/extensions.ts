@@ -93,6 +93,10 @@ export class WaypointWasm {
       slot.close();
       this.#slots.delete(key);
     }
+    // http-call connections to endpoints that left the config are dropped, as the router's are.
+    this.#upstreams.retain(
+      new Set([...config.services.flatMap((sv) => sv.endpoints), ...config.workloads].map((e) => e.address)),
+    );
     await Promise.all(first);
     return orderPlugins(specs).map((spec) => new WasmFilter(spec, this.#slots.get(spec.key)!));
   }
