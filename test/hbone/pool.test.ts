@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import type { Duplex } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { formatAuthority, parseAuthority } from "../../src/dataplane/hbone/headers.js";
+import { formatAuthority, newTraceparent, parseAuthority } from "../../src/dataplane/hbone/headers.js";
 import { CLIENT_ID, closeServer, echoOrigin, type Pair, readAll, SERVER_ID, startPair } from "./harness.js";
 
 // data-plane.md §1.5: pool key {source identity, expected identities, destination}; ≤100 streams per session;
@@ -121,4 +121,17 @@ describe("CONNECT authority", () => {
   for (const bad of ["10.0.0.1", "fd00::1:443", "[fd00::1]", "host:0", "host:65536", "host:80x", ":80", "a b:80", ""]) {
     it(`rejects "${bad}"`, () => assert.equal(parseAuthority(bad), undefined));
   }
+});
+
+// §1.4: ztunnel sends a fresh W3C traceparent with every CONNECT; ours are sliced from pooled randomness.
+describe("traceparent", () => {
+  it("is well-formed and never repeats, also across refills of the randomness pool", () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const t = newTraceparent();
+      assert.match(t, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      seen.add(t.slice(3, 35));
+    }
+    assert.equal(seen.size, 1000);
+  });
 });
