@@ -51,22 +51,27 @@ export function sendLocalReply(ctx: RequestContext, r: LocalReply): void {
     const grpc = grpcStatusFor(r.status);
     ctx.grpcStatus = String(grpc);
     ctx.responseCode = 200;
-    if (!d.res.stream.destroyed) {
-      d.res.stream.respond(
-        {
-          ":status": 200,
-          "content-type": "application/grpc",
-          "grpc-status": String(grpc),
-          "grpc-message": encodeURIComponent(r.body),
-          ...r.headers,
-        },
-        { endStream: true },
-      );
-    }
+    const headers: Record<string, string | string[] | undefined> = {
+      "content-type": "application/grpc",
+      "grpc-status": String(grpc),
+      "grpc-message": encodeURIComponent(r.body),
+      ...r.headers,
+    };
+    responseHooks(ctx, 200, headers);
+    if (!d.res.stream.destroyed) d.res.stream.respond({ ...headers, ":status": 200 }, { endStream: true });
     return;
   }
   const body = Buffer.from(r.body);
   ctx.responseBytes += body.length;
-  d.res.writeHead(r.status, { "content-type": "text/plain", "content-length": body.length, ...r.headers });
+  const headers: Record<string, string | string[] | undefined> = { "content-type": "text/plain", ...r.headers };
+  responseHooks(ctx, r.status, headers);
+  // The body is the reply's own: its length stays right whatever the hooks did.
+  headers["content-length"] = String(body.length);
+  d.res.writeHead(r.status, headers);
   d.res.end(body);
+}
+
+/** Filters that saw the request see a local reply's headers too, in reverse order, as Envoy encodes local replies. */
+function responseHooks(ctx: RequestContext, status: number, headers: Record<string, string | string[] | undefined>) {
+  for (let i = ctx.chain.length - 1; i >= 0; i--) ctx.chain[i]!.onResponseHeaders?.(ctx, status, headers);
 }
