@@ -179,6 +179,39 @@ describe("WasmPlugin in the waypoint", () => {
     assert.equal(r.headers["x-order"], "c, z, d, b, a");
   });
 
+  it("local replies pass through the response hooks of the plugins that saw the request", async () => {
+    await apply(
+      [
+        plugin("lr-early", "add-header", {
+          phase: "AUTHN",
+          priority: 10,
+          pluginConfig: { name: "x-early", value: "1" },
+        }),
+        plugin("lr-block", "block-by-header", {
+          phase: "AUTHN",
+          priority: 5,
+          pluginConfig: { header: "x-b", value: "y" },
+        }),
+        plugin("lr-late", "add-header", { phase: "STATS", pluginConfig: { name: "x-late", value: "1" } }),
+      ],
+      {
+        authorizationPolicies: [
+          ap("deny-x", { ...GATEWAY_REF, action: "DENY", rules: [{ to: [{ operation: { paths: ["/x"] } }] }] }),
+        ],
+      },
+    );
+    const byPlugin = await mesh.get(REVIEWS, "/", { headers: { "x-b": "y" } });
+    assert.equal(byPlugin.status, 403);
+    assert.equal(byPlugin.headers["x-early"], "1");
+    assert.equal(byPlugin.headers["x-late"], undefined);
+    assert.equal(byPlugin.headers["content-length"], String("blocked by policy\n".length));
+    const byRbac = await mesh.get(REVIEWS, "/x");
+    assert.equal(byRbac.body, "RBAC: access denied");
+    assert.equal(byRbac.headers["x-early"], "1");
+    assert.equal(byRbac.headers["x-late"], undefined);
+    assert.equal((await mesh.get(REVIEWS, "/")).headers["x-late"], "1");
+  });
+
   it("an AUTHN plugin runs before jwt_authn, an AUTHZ plugin after it (policy.md §1.2)", async () => {
     const block = (name: string, phase: string, header: string) =>
       plugin(name, "block-by-header", { phase, pluginConfig: { header, value: "yes" } });
