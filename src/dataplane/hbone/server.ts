@@ -11,7 +11,7 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from "node:http2";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
 import { AmbitError } from "../../errors.js";
@@ -57,6 +57,11 @@ export interface HboneServerOptions {
   /** Default 15008; 0 picks a free port. */
   port?: number;
   host?: string;
+  /**
+   * Binds the listener instead of `listen({port, host})`, e.g. on a socket inside a pod's network namespace
+   * (in-pod mode: the proxy lives in another netns than the address it serves). Resolves once listening.
+   */
+  listen?: (server: NetServer) => Promise<unknown>;
   certs: CertProvider;
   /** Clients must hold an identity in this trust domain. */
   trustDomain: string;
@@ -135,6 +140,10 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
   }
 
   async start(): Promise<void> {
+    if (this.#opts.listen) {
+      await this.#opts.listen(this.#listener);
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       this.#listener.once("error", reject);
       this.#listener.listen({ port: this.#opts.port ?? HBONE_PORT, host: this.#opts.host }, () => {

@@ -5,6 +5,7 @@
 
 import { EventEmitter } from "node:events";
 import type { Server } from "node:http";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
 import { AmbitError } from "../../errors.js";
 import type { JwksFetcher } from "../../policy/index.js";
@@ -43,6 +44,11 @@ export interface WaypointOptions {
   metricsPort?: number;
   readinessPort?: number;
   adminHost?: string;
+  /**
+   * Binds a listener (HBONE, metrics or readiness, with its configured port) instead of a plain listen, e.g. inside
+   * the waypoint pod's network namespace. Resolves once listening.
+   */
+  listen?: (server: NetServer, port: number) => Promise<unknown>;
   /** Port of the destinations' HBONE listeners; default 15008. */
   upstreamHbonePort?: number;
   lbPolicy?: LbPolicy;
@@ -120,6 +126,7 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
     this.#server = new HboneServer({
       port: opts.port ?? 15008,
       host: opts.host,
+      ...(opts.listen ? { listen: (server: NetServer) => opts.listen!(server, opts.port ?? 15008) } : {}),
       certs: opts.certs,
       trustDomain: opts.trustDomain ?? "cluster.local",
       authorize: (_peer, target) => this.#authorize(target),
@@ -229,9 +236,13 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
   async start(): Promise<void> {
     await this.#server.start();
     this.#ports.hbone = this.#server.port;
-    const host = this.#opts.adminHost;
-    this.#ports.metrics = await listen(this.#metricsServer, this.#opts.metricsPort ?? 15020, host);
-    this.#ports.readiness = await listen(this.#readinessServer, this.#opts.readinessPort ?? 15021, host);
+    const bind = async (server: Server, port: number): Promise<number> => {
+      if (!this.#opts.listen) return listen(server, port, this.#opts.adminHost);
+      await this.#opts.listen(server, port);
+      return (server.address() as AddressInfo).port;
+    };
+    this.#ports.metrics = await bind(this.#metricsServer, this.#opts.metricsPort ?? 15020);
+    this.#ports.readiness = await bind(this.#readinessServer, this.#opts.readinessPort ?? 15021);
     this.#started = true;
   }
 

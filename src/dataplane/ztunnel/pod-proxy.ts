@@ -21,10 +21,10 @@ export interface PodSockets {
   /** Listening, inside the pod's netns: plaintext inbound (15006). */
   inboundPlaintext: Server;
   /**
-   * Where the pod's HBONE listener binds (the pod IP, 15008). The HBONE server binds it itself; adopting an
-   * existing net.Server needs an HboneServer option that does not exist yet.
+   * Where the pod's HBONE listener binds (the pod IP, 15008). Without `listen` the HBONE server binds it in the
+   * ztunnel's own netns; `listen` binds it elsewhere (e.g. `listenServerInNetns` into the pod's netns).
    */
-  hbone: { host: string; port: number };
+  hbone: { host: string; port: number; listen?: (server: Server) => Promise<unknown> };
 }
 
 export class PodProxy {
@@ -47,6 +47,7 @@ export class PodProxy {
     this.#hbone = new HboneServer({
       host: sockets.hbone.host,
       port: sockets.hbone.port,
+      ...(sockets.hbone.listen ? { listen: sockets.hbone.listen } : {}),
       certs,
       trustDomain: ctx.trustDomain,
       connectUpstream: inboundConnector(ctx, uid),
