@@ -41,7 +41,8 @@ export function buildImports(rt: PluginRuntime, importInfo: ImportInfo[]): WasmI
     env[name] = contain(rt, name, f, Status.INVALID_MEMORY_ACCESS, Status.INTERNAL_FAILURE);
   }
   const wasi: Record<string, unknown> = {};
-  for (const [name, f] of Object.entries(wasiFunctions(rt))) wasi[name] = contain(rt, name, f, WasiErrno.FAULT, WasiErrno.NOSYS);
+  for (const [name, f] of Object.entries(wasiFunctions(rt)))
+    wasi[name] = contain(rt, name, f, WasiErrno.FAULT, WasiErrno.NOSYS);
   const imports: Record<string, Record<string, unknown>> = {
     env,
     wasi_snapshot_preview1: wasi,
