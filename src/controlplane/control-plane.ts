@@ -21,6 +21,11 @@ import { MeshSource } from "./mesh-source.js";
 export interface ControlPlaneOptions {
   /** The folder of YAML manifests to watch. */
   folder: string;
+  /**
+   * A store to read instead of a FileStore on `folder` (e.g. the local runtime's view, which adds what a cluster
+   * would report: pod IPs, nodes, Gateway status). Closed by stop().
+   */
+  store?: ConfigStore & { close(): void };
   /** Address both servers bind. Default 127.0.0.1. */
   host?: string;
   /** xDS port; 0 (default) picks a free one. Istio serves xDS on 15010/15012. */
@@ -54,7 +59,7 @@ type StatusKind = "Service" | "ServiceEntry" | "WorkloadEntry" | "AuthorizationP
 export class ControlPlane {
   readonly #opts: ControlPlaneOptions;
   readonly #log: Logger;
-  #store: FileStore | undefined;
+  #store: (ConfigStore & { close(): void }) | undefined;
   #model: MeshModel | undefined;
   #source: MeshSource | undefined;
   #xds: XdsServer | undefined;
@@ -102,7 +107,8 @@ export class ControlPlane {
     if (this.#store) throw new AmbitError("AMBIT_CP_STARTED", "the control plane is already running");
     const o = this.#opts;
     const host = o.host ?? "127.0.0.1";
-    const store = new FileStore(o.folder, { debounceMs: o.debounceMs, specValidators: POLICY_SPEC_VALIDATORS });
+    const store =
+      o.store ?? new FileStore(o.folder, { debounceMs: o.debounceMs, specValidators: POLICY_SPEC_VALIDATORS });
     const snapshot = store.list();
     this.#logDiagnostics(snapshot.diagnostics);
     const options = { mode: o.mode ?? "plan", ...(o.trustDomain ? { trustDomain: o.trustDomain } : {}) };
