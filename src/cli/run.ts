@@ -8,7 +8,10 @@ import { ExitCode } from "./exit-codes.js";
 import { parseOutputFormat } from "./format.js";
 import { type GetKind, runGet } from "./get.js";
 import { loadInput } from "./input.js";
+import { readRunningMesh } from "./running-mesh.js";
 import { waypointList } from "./waypoint-list.js";
+import { waypointStatus } from "./waypoint-status.js";
+import { runZtunnelConfig, type ZtunnelConfigFlags } from "./ztunnel-config.js";
 
 export interface CliResult {
   stdout: string;
@@ -139,6 +142,41 @@ function buildProgram(out: CliResult): Command {
         namespace: flags.namespace ?? "default",
         allNamespaces: flags.allNamespaces === true,
       });
+    });
+
+  waypoint
+    .command("status")
+    .description("show each waypoint's Programmed status in the running mesh (ambit up)")
+    .option("-n, --namespace <ns>", "namespace", "default")
+    .option("-A, --all-namespaces", "all namespaces", false)
+    .option("--prefix <prefix>", "the running mesh's prefix (ambit up --prefix)", "ambit")
+    .action(async (flags: { namespace: string; allNamespaces: boolean; prefix: string }) => {
+      out.stdout += await waypointStatus(readRunningMesh(flags.prefix), {
+        namespace: flags.namespace,
+        allNamespaces: flags.allNamespaces,
+      });
+    });
+
+  program
+    .command("ztunnel-config <kind> [target]")
+    .alias("zc")
+    .description(
+      "what the running ztunnels hold: workloads|services|policies|certificates|connections|all; target = node or pod",
+    )
+    .option("-o, --output <format>", "short, json or yaml", "short")
+    .option("--node <node>", "read the ztunnel on this node")
+    .option("-f, --file <dump>", "read a saved config_dump JSON instead of the running mesh")
+    .option("--workload-namespace <ns>", "only workloads (and connections) in this namespace")
+    .option("--workload-node <node>", "only workloads on this node")
+    .option("--address <ip>", "only the workload with this IP")
+    .option("--service-namespace <ns>", "only services in this namespace")
+    .option("--policy-namespace <ns>", "only policies in this namespace")
+    .option("--direction <dir>", "connections: inbound or outbound only")
+    .option("--raw", "connections: IPs instead of names", false)
+    .option("--with-headers", "all: a header before each table", false)
+    .option("--prefix <prefix>", "the running mesh's prefix (ambit up --prefix)", "ambit")
+    .action(async (kind: string, target: string | undefined, flags: ZtunnelConfigFlags) => {
+      out.stdout += await runZtunnelConfig(kind, target, flags);
     });
 
   withInput(program.command("get <kind>"))
