@@ -99,8 +99,8 @@ function selectNodes(mesh: RunningMesh, target: string | undefined, node: string
 
 interface Loaded {
   dumps: NodeDump[];
-  /** The dumps as read, for `all -o json`. */
-  raw: Array<{ node: string; value: unknown }>;
+  /** The dumps' text as served, for `all -o json`. */
+  texts: Array<{ node: string; text: string }>;
 }
 
 async function load(target: string | undefined, flags: ZtunnelConfigFlags): Promise<Loaded> {
@@ -114,10 +114,7 @@ async function load(target: string | undefined, flags: ZtunnelConfigFlags): Prom
     } catch (e) {
       throw new AmbitError("AMBIT_CLI_UNREADABLE", `cannot read ${flags.file} (${(e as Error).message})`);
     }
-    return {
-      dumps: [{ node: "", dump: parseConfigDump(text, flags.file) }],
-      raw: [{ node: "", value: JSON.parse(text) }],
-    };
+    return { dumps: [{ node: "", dump: parseConfigDump(text, flags.file) }], texts: [{ node: "", text }] };
   }
   const mesh = readRunningMesh(flags.prefix);
   const nodes = selectNodes(mesh, target, flags.node);
@@ -127,7 +124,7 @@ async function load(target: string | undefined, flags: ZtunnelConfigFlags): Prom
       node: nodes[i]?.name ?? "",
       dump: parseConfigDump(t, `config_dump of node ${nodes[i]?.name}`),
     })),
-    raw: texts.map((t, i) => ({ node: nodes[i]?.name ?? "", value: JSON.parse(t) as unknown })),
+    texts: texts.map((text, i) => ({ node: nodes[i]?.name ?? "", text })),
   };
 }
 
@@ -157,7 +154,7 @@ export async function runZtunnelConfig(
   const kind = parseKind(kindArg);
   const format = parseOutputFormat(flags.output);
   const dir = direction(flags.direction);
-  const { dumps, raw } = await load(target, flags);
+  const { dumps, texts } = await load(target, flags);
   const mesh = mergeMeshWide(dumps);
   const certificates = dumps.flatMap((d) => d.dump.certificates);
   const states = dumps.map((d) => d.dump.workloadState);
@@ -176,12 +173,15 @@ export async function runZtunnelConfig(
   if (format !== "text") {
     const value = {
       workloads,
-      services: services,
+      services,
       policies: () => policies().map(policyJson),
       certificates: () => certificates,
       connections: () => connectionsJson(states, mesh.workloads, flags.workloadNamespace),
       // One dump prints as ztunnel served it; several are keyed by node.
-      all: () => (raw.length === 1 ? raw[0]?.value : Object.fromEntries(raw.map((r) => [r.node, r.value]))),
+      all: () => {
+        const parsed = texts.map((t) => [t.node, JSON.parse(t.text) as unknown] as const);
+        return parsed.length === 1 ? parsed[0]?.[1] : Object.fromEntries(parsed);
+      },
     }[kind]();
     return render(value, format);
   }
