@@ -4,11 +4,16 @@ import { isAmbitError } from "../errors.js";
 import { runAnalyze } from "./analyze.js";
 import { type CheckFlags, runCheck } from "./check.js";
 import { describePod, describeService, findPod, findService } from "./describe.js";
+import { registerDown } from "./down.js";
+import { registerExec } from "./exec.js";
 import { ExitCode } from "./exit-codes.js";
 import { parseOutputFormat } from "./format.js";
 import { type GetKind, runGet } from "./get.js";
 import { loadInput } from "./input.js";
+import { registerLogs } from "./logs.js";
 import { readRunningMesh } from "./running-mesh.js";
+import { registerStatus } from "./status.js";
+import { registerUp } from "./up.js";
 import { waypointList } from "./waypoint-list.js";
 import { waypointStatus } from "./waypoint-status.js";
 import { runZtunnelConfig, type ZtunnelConfigFlags } from "./ztunnel-config.js";
@@ -210,6 +215,19 @@ function buildProgram(out: CliResult): Command {
         format: parseOutputFormat(flags.output),
       });
     });
+
+  // The local mesh (issue 6): up, exec and logs stream to the terminal; status and down print through `out`.
+  const setExit = (code: number) => {
+    out.exitCode = code;
+  };
+  const print = (text: string) => {
+    out.stdout += text;
+  };
+  registerUp(program, setExit);
+  registerDown(program, print);
+  registerStatus(program, print);
+  registerExec(program, setExit);
+  registerLogs(program, setExit);
 
   return program;
 }
