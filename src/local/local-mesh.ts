@@ -38,6 +38,8 @@ export interface LocalMeshOptions {
   progress?: Progress;
   /** Where state.json goes; default /run/ambit. */
   stateRoot?: string;
+  /** Containers' working directory (relative paths in commands); default the current directory. */
+  workDir?: string;
   /** Default /var/log/ambit/<prefix>. */
   logDir?: string;
   /** FileStore debounce; default 50 ms. */
@@ -126,7 +128,7 @@ export class LocalMesh {
       nodes: o.nodes ?? 2,
       ...(o.podCidr ? { podCidr: o.podCidr } : {}),
       ...(o.serviceCidr ? { serviceCidr: o.serviceCidr } : {}),
-      workDir: o.folder,
+      workDir: o.workDir ?? process.cwd(),
       logDir: this.logDir,
     });
     p.done(`cluster network ${this.prefix}-cluster, host ${this.cluster.hostIP}`);
