@@ -4,6 +4,7 @@
 //   npm run bench:hbone                 (1 GiB bulk)
 //   HBONE_BENCH_BYTES=268435456 npm run bench:hbone   (quicker)
 //   HBONE_BENCH_ONLY=a,c npm run bench:hbone          (only bulk and connection rate)
+//   HBONE_BENCH_SERVER_FLAGS="" npm run bench:hbone   (HBONE server without DATA_PLANE_NODE_FLAGS)
 // Only 127.0.0.1 is used. Numbers are noisy on a shared 2-core machine.
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -16,6 +17,7 @@ import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { HbonePool } from "../src/dataplane/hbone/pool.js";
 import { HboneServer } from "../src/dataplane/hbone/server.js";
+import { DATA_PLANE_NODE_FLAGS } from "../src/dataplane/hbone/settings.js";
 import { splice } from "../src/dataplane/hbone/splice.js";
 import type { CertSource } from "../src/dataplane/hbone/tls.js";
 import { MeshCa } from "../src/identity/ca.js";
@@ -121,8 +123,12 @@ async function hbone(): Promise<void> {
 }
 
 /** Starts this file as a child playing `role`; resolves with its child process and the JSON line it printed. */
-async function child<T>(role: string, input?: unknown): Promise<{ proc: ChildProcess; info: T }> {
-  const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), role], {
+async function child<T>(
+  role: string,
+  input?: unknown,
+  nodeFlags: readonly string[] = [],
+): Promise<{ proc: ChildProcess; info: T }> {
+  const proc = spawn(process.execPath, [...nodeFlags, ...process.execArgv, fileURLToPath(import.meta.url), role], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   if (input !== undefined) proc.stdin!.write(`${JSON.stringify(input)}\n`);
@@ -273,7 +279,9 @@ async function main(): Promise<void> {
   const serverCerts = await issue(ca, SERVER_ID);
   const clientCerts = await issue(ca, CLIENT_ID);
   const originsChild = await child<Origins>("origins");
-  const hboneChild = await child<{ hbone: number }>("hbone", serverCerts);
+  // The HBONE server runs as a ztunnel should be launched; HBONE_BENCH_SERVER_FLAGS="" measures without the flags.
+  const serverFlags = (process.env.HBONE_BENCH_SERVER_FLAGS?.split(" ") ?? DATA_PLANE_NODE_FLAGS).filter(Boolean);
+  const hboneChild = await child<{ hbone: number }>("hbone", serverCerts, serverFlags);
   const ports = originsChild.info;
   const address = `${HOST}:${hboneChild.info.hbone}`;
   const pool = new HbonePool({ certs: () => clientCerts });
@@ -366,6 +374,7 @@ async function main(): Promise<void> {
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   for (const r of rows) console.log(line2(r));
   for (const n of notes) console.log(n);
+  console.log(`HBONE server node flags: ${serverFlags.join(" ") || "none"}`);
   console.log(`pool after run: ${JSON.stringify(pool.stats())}; loopback, 2 shared cores: expect ±20% noise`);
 
   local.server.close();

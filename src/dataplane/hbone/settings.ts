@@ -35,3 +35,12 @@ export const KEEPALIVE_INTERVAL_MS = 10_000;
 export const KEEPALIVE_TIMEOUT_MS = 20_000;
 export const TCP_KEEPALIVE_MS = 180_000;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Node flags for a process that terminates HBONE (ztunnel, waypoint). Node's HTTP/2 hands every decrypted TLS
+ * record to JS in its own ArrayBuffer (64 Ki per GiB); with the default 16 MB young generation those pile up as
+ * external memory until V8 answers with full mark-compacts. A 2 MB young generation lets cheap scavenges free them
+ * first: on the bulk benchmark the server's CPU per GiB drops by about a third. It must be given at launch;
+ * `v8.setFlagsFromString` after start has no effect on it.
+ */
+export const DATA_PLANE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
