@@ -8,7 +8,6 @@
 
 import { fork } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { Agent, createServer, request } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import type { Duplex } from "node:stream";
@@ -17,13 +16,12 @@ import { HbonePool } from "../src/dataplane/hbone/pool.js";
 import { HboneServer } from "../src/dataplane/hbone/server.js";
 import type { CertSource } from "../src/dataplane/hbone/tls.js";
 import { socketLike } from "../src/dataplane/waypoint/socket-like.js";
-import { Waypoint } from "../src/dataplane/waypoint/waypoint.js";
 import { MeshCa } from "../src/identity/ca.js";
-import { createCsr } from "../src/identity/csr.js";
-import type { WaypointL7Config } from "../src/xds/waypoint-config.js";
+import { cpuMs, rssMb } from "./lib/proc.js";
+import { pct } from "./lib/stats.js";
+import { benchCert, startBenchWaypoint, WAYPOINT_ID } from "./lib/waypoint.js";
 
 const CLIENT_ID = "spiffe://cluster.local/ns/bench/sa/client";
-const WAYPOINT_ID = "spiffe://cluster.local/ns/bench/sa/waypoint";
 const POD_ID = "spiffe://cluster.local/ns/bench/sa/app";
 const POD_IP = "127.0.0.1";
 const APP_PORT_NAME = 8080;
@@ -31,87 +29,19 @@ const VIP = "10.200.0.1";
 const SECONDS = Number(process.env.WAYPOINT_BENCH_SECONDS ?? 5);
 const CONNECTIONS = 4;
 
-async function cert(ca: MeshCa, id: string): Promise<CertSource> {
-  const { keyPem, csrPem } = await createCsr(id);
-  const chain = await ca.sign(csrPem, { node: "bench", identity: id });
-  return { key: keyPem, cert: chain[0]!, ca: [ca.rootPem] };
-}
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) / 1024;
-}
-
 // ---- child: the waypoint ----
 async function child(): Promise<void> {
   const { wpCert, podHbonePort } = JSON.parse(process.env.WAYPOINT_BENCH_INPUT!) as {
     wpCert: CertSource;
     podHbonePort: number;
   };
-  const wp = new Waypoint({
-    certs: () => wpCert,
-    port: 0,
+  const wp = await startBenchWaypoint({
+    cert: wpCert,
     host: "127.0.0.1",
-    metricsPort: 0,
-    readinessPort: 0,
-    adminHost: "127.0.0.1",
     upstreamHbonePort: podHbonePort,
+    vip: VIP,
+    endpoint: { address: POD_IP, identity: POD_ID, targetPort: APP_PORT_NAME },
   });
-  await wp.start();
-  const config: WaypointL7Config = {
-    waypoint: { namespace: "bench", name: "waypoint", identity: WAYPOINT_ID, trafficType: "service" },
-    services: [
-      {
-        kind: "Service",
-        namespace: "bench",
-        name: "app",
-        hostname: "app.bench.svc.cluster.local",
-        vips: [VIP],
-        ports: [{ port: 80, targetPort: APP_PORT_NAME, name: "http" }],
-        endpoints: [
-          {
-            namespace: "bench",
-            name: "app-5b9c7d8f4-abcde",
-            address: POD_IP,
-            identity: POD_ID,
-            labels: { app: "app" },
-            healthy: true,
-            hbone: true,
-          },
-        ],
-      },
-    ],
-    workloads: [],
-    authorizationPolicies: [
-      {
-        apiVersion: "security.istio.io/v1",
-        kind: "AuthorizationPolicy",
-        metadata: { name: "allow-get", namespace: "bench" },
-        spec: {
-          targetRefs: [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" }],
-          rules: [
-            {
-              from: [{ source: { principals: ["cluster.local/ns/bench/sa/client"] } }],
-              to: [{ operation: { methods: ["GET"] } }],
-            },
-          ],
-        },
-      },
-    ],
-    requestAuthentications: [],
-    telemetries: [],
-    wasmPlugins: [],
-    httpRoutes: [],
-    rootNamespace: "istio-system",
-    trustDomain: "cluster.local",
-  };
-  await wp.configure(config);
   process.send!({ port: wp.ports.hbone });
   process.on("message", async () => {
     await wp.stop();
@@ -181,17 +111,12 @@ async function load(agent: Agent, host: string, rate: number, seconds: number): 
   return { latenciesUs, requests: latenciesUs.length, seconds: (Date.now() - t0) / 1000 };
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-
 async function parent(): Promise<void> {
   const ca = await MeshCa.generate({ trustDomain: "cluster.local", authorizer: () => true });
   const [clientCert, wpCert, podCert] = await Promise.all([
-    cert(ca, CLIENT_ID),
-    cert(ca, WAYPOINT_ID),
-    cert(ca, POD_ID),
+    benchCert(ca, CLIENT_ID),
+    benchCert(ca, WAYPOINT_ID),
+    benchCert(ca, POD_ID),
   ]);
   const body = Buffer.alloc(1024, "x");
   const app = createServer((_req, res) => {
