@@ -429,7 +429,7 @@ async function main(): Promise<void> {
     const line = (label: string, cell: (i: number) => string) =>
       console.log(`| ${label} | ${cols.map(cell).join(" | ")} |`);
     console.log(
-      `dataplane benchmark: HTTP/1.1 keep-alive, 1 KiB responses, ${CONNECTIONS} connections, ${SECONDS} s per phase (${churnSeconds} s for new connections); ${nginxNote}\n`,
+      `dataplane benchmark: HTTP/1.1 keep-alive, 1 KiB responses, ${CONNECTIONS} connections, ${SECONDS} s per phase (${churnSeconds} s for new connections)\n${nginxNote}\n`,
     );
     line("measure", (i) => paths[i]!.name);
     line("---", () => "---");
