@@ -83,12 +83,9 @@ const LOAD = `const http=require('http');const agent=new http.Agent({keepAlive:t
 const t=setInterval(()=>{for(let i=0;i<10;i++)http.get({host:'productpage',port:9080,path:'/productpage',agent},r=>{r.resume();r.statusCode===200?ok++:bad++}).on('error',()=>bad++)},10);
 setTimeout(()=>{clearInterval(t);setTimeout(()=>{console.log(JSON.stringify({ok,bad}));process.exit(0)},1000)},10000);`;
 const loadCpu0 = cpuSeconds(pid);
-let peakRss = 0;
-const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, rssMiB(pid));
-}, 500);
 const load = spawnSync("ip", ["netns", "exec", curl.netns, process.execPath, "-e", LOAD], { timeout: 30_000 });
-clearInterval(sampler);
+// spawnSync blocks this process, so RSS is read right after the load (the up process keeps its heap).
+const loadRss = rssMiB(pid);
 const loadCpu = (cpuSeconds(pid) - loadCpu0) / 11;
 const counts = load.stdout.toString().trim();
 
