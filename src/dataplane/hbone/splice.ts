@@ -5,10 +5,10 @@
 import type { Duplex } from "node:stream";
 
 /**
- * Bytes a writer may hold before its reader is paused. Node's default (16 KiB) is one TLS record: under bulk
- * load `pipe` would pause and resume the reader for nearly every chunk.
+ * Bytes a writer may hold before its reader is paused: ztunnel's largest copy buffer (data-plane.md §1.4). Node's
+ * default (16 KiB, one TLS record) would pause and resume the reader for nearly every chunk under bulk load.
  */
-export const SPLICE_BUFFER_BYTES = 1024 * 1024;
+export const SPLICE_BUFFER_BYTES = 256 * 1024;
 
 /** Resolves when both sides are closed; an error on either side destroys the other. */
 export function splice(a: Duplex, b: Duplex): Promise<void> {
