@@ -29,6 +29,8 @@ const POD_ID = "spiffe://cluster.local/ns/bench/sa/app";
 const APP_PORT = 8080;
 const SECONDS = Number(process.env.WASM_WAYPOINT_BENCH_SECONDS ?? 5);
 const RATE = 1000;
+/** Writes a CPU profile of the waypoint child into this directory (`node --cpu-prof`). */
+const PROF_DIR = process.env.WASM_WAYPOINT_BENCH_CPU_PROF;
 const CONNECTIONS = 4;
 const VARIANTS = [
   { name: "no plugin", service: "none", vip: "10.200.0.1" },
@@ -198,7 +200,7 @@ async function parent(): Promise<void> {
   });
   await pod.start();
   const proc = fork(fileURLToPath(import.meta.url), ["child"], {
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", "tsx", ...(PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR] : [])],
     env: { ...process.env, WASM_WAYPOINT_BENCH_INPUT: JSON.stringify({ wpCert, podHbonePort: pod.port, urls }) },
   });
   const [{ port: wpPort }] = (await once(proc, "message")) as [{ port: number }];

@@ -1,9 +1,10 @@
 // The ABI entry points the host calls. A plugin re-exports this module: `export * from "../sdk/exports";`.
+// The body callbacks are in "./body-exports": a plugin that overrides onRequestBody/onResponseBody re-exports that
+// module too. A module without them tells the host it never looks at bodies, so the waypoint streams them as they
+// are (content-length kept) instead of through the plugin.
 
-import { Action, Context, RootContext, rootFactory } from "./index";
-
-const roots = new Map<u32, RootContext>();
-const contexts = new Map<u32, Context>();
+import { Action, rootFactory } from "./index";
+import { contexts, roots } from "./registry";
 
 export function proxy_abi_version_0_2_1(): void {}
 
@@ -40,20 +41,12 @@ export function proxy_on_request_headers(id: u32, headers: u32, eos: bool): Acti
   return contexts.has(id) ? contexts.get(id).onRequestHeaders(headers, eos) : Action.Continue;
 }
 
-export function proxy_on_request_body(id: u32, size: usize, eos: bool): Action {
-  return contexts.has(id) ? contexts.get(id).onRequestBody(size, eos) : Action.Continue;
-}
-
 export function proxy_on_request_trailers(id: u32, trailers: u32): Action {
   return contexts.has(id) ? contexts.get(id).onRequestTrailers(trailers) : Action.Continue;
 }
 
 export function proxy_on_response_headers(id: u32, headers: u32, eos: bool): Action {
   return contexts.has(id) ? contexts.get(id).onResponseHeaders(headers, eos) : Action.Continue;
-}
-
-export function proxy_on_response_body(id: u32, size: usize, eos: bool): Action {
-  return contexts.has(id) ? contexts.get(id).onResponseBody(size, eos) : Action.Continue;
 }
 
 export function proxy_on_response_trailers(id: u32, trailers: u32): Action {

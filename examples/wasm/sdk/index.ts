@@ -322,7 +322,10 @@ export function jsonString(json: string, key: string): string | null {
 
 // ---- contexts
 
-/** Per-stream context: override the callbacks you need; the defaults continue. */
+/**
+ * Per-stream context: override the callbacks you need; the defaults continue. A plugin that overrides
+ * onRequestBody or onResponseBody also re-exports "./body-exports", or the host never calls them.
+ */
 export class Context {
   constructor(public id: u32, public root: RootContext) {}
   onRequestHeaders(headers: u32, endOfStream: bool): Action { return Action.Continue; }

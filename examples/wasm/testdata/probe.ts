@@ -11,6 +11,7 @@ import {
 import { proxy_log } from "../sdk/imports";
 
 export * from "../sdk/exports";
+export * from "../sdk/body-exports";
 
 @external("wasi_snapshot_preview1", "fd_write")
 declare function fd_write(fd: u32, iovs: usize, iovsLen: usize, written: usize): u32;

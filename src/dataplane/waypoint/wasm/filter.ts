@@ -2,7 +2,8 @@
 // match), a proxy-wasm HTTP context on the slot's current VM runs the request-header callback (pausing while the
 // plugin waits, e.g. on proxy_http_call), may answer with the plugin's local response, runs the body callbacks on
 // both bodies, edits the response headers on the way back, and ends with on_done/on_log/on_delete. The context
-// stays on the VM it started on, so a hot swap never moves a request between VMs.
+// stays on the VM it started on, so a hot swap never moves a request between VMs. A body callback the module does
+// not export is not hooked: that body streams past the plugin as it is, keeping its content-length.
 
 import type { Readable } from "node:stream";
 import type { HttpAction, HttpContext, PropertyBag } from "../../wasm/index.js";
@@ -17,6 +18,7 @@ import {
   headerRecord,
   requestHeaderMap,
   responseHeaderMap,
+  type SentHeaders,
 } from "./headers.js";
 import type { LoadedVersion, PluginSlot } from "./slot.js";
 import { covers, type WasmPluginSpec } from "./spec.js";
@@ -29,6 +31,9 @@ interface Stream {
   version: LoadedVersion;
   /** The request headers ended the stream: no request body callbacks. */
   headersOnly: boolean;
+  /** Whether each body goes through the plugin's body callbacks (decided with its headers). */
+  requestBody: boolean;
+  responseBody: boolean;
 }
 
 type Stop = Exclude<HttpAction, "continue" | "pause">;
@@ -70,6 +75,14 @@ function headersEndStream(ctx: RequestContext): boolean {
   return h["transfer-encoding"] === undefined && (h["content-length"] === undefined || h["content-length"] === "0");
 }
 
+/**
+ * Whether a body goes through the plugin: when the module exports the callback, or when its VM has failed (the
+ * host then answers the next callback with the failStrategy's action, exported or not).
+ */
+function bodyCallbacks(s: Stream, exported: boolean): boolean {
+  return exported || s.version.plugin.failed !== undefined;
+}
+
 export class WasmFilter implements ExtensionFilter {
   readonly name: string;
   readonly phase: WasmPluginSpec["phase"];
@@ -100,20 +113,24 @@ export class WasmFilter implements ExtensionFilter {
       return version.plugin.failStrategy === "FAIL_OPEN" ? undefined : UNAVAILABLE;
     }
     const headersOnly = headersEndStream(ctx);
-    this.#streams.set(ctx, { http, version, headersOnly });
+    this.#streams.set(ctx, { http, version, headersOnly, requestBody: false, responseBody: false });
     const map = requestHeaderMap(ctx);
-    const action = http.onRequestHeaders(map, headersOnly);
+    const action = http.onRequestHeaders(map.map, headersOnly);
     if (action !== "pause") return this.#outcome(ctx, action, map);
     // Paused (an http call, a timer): wait for the plugin to resume, or for the client to leave.
     const gone = new Promise<HttpAction>((r) => ctx.downstream.res.once("close", () => r("close")));
     return Promise.race([http.resumed, gone]).then((a) => this.#outcome(ctx, a, map));
   }
 
-  #outcome(ctx: RequestContext, action: HttpAction, map: Parameters<typeof applyRequestHeaderMap>[1]): FilterResult {
+  #outcome(ctx: RequestContext, action: HttpAction, map: SentHeaders): FilterResult {
     if (action === "continue" || action === "pause") {
       applyRequestHeaderMap(ctx, map);
-      // Body callbacks may resize the body: it goes upstream without a length (chunked).
-      if (!this.#streams.get(ctx)?.headersOnly) delete ctx.headers["content-length"];
+      const s = this.#streams.get(ctx);
+      if (s && !s.headersOnly && bodyCallbacks(s, s.version.callbacks.requestBody)) {
+        s.requestBody = true;
+        // Body callbacks may resize the body: it goes upstream without a length (chunked).
+        delete ctx.headers["content-length"];
+      }
       return undefined;
     }
     if (action === "close") {
@@ -127,7 +144,7 @@ export class WasmFilter implements ExtensionFilter {
 
   requestBody(ctx: RequestContext, body: Readable): Readable {
     const s = this.#streams.get(ctx);
-    if (!s || s.headersOnly) return body;
+    if (!s?.requestBody) return body;
     const out = new PluginBody({
       onBody: (chunk, end) => s.http.onRequestBody(chunk, end),
       take: () => s.http.takeRequestBody(),
@@ -144,7 +161,7 @@ export class WasmFilter implements ExtensionFilter {
 
   responseBody(ctx: RequestContext, body: Readable): Readable {
     const s = this.#streams.get(ctx);
-    if (!s) return body;
+    if (!s?.responseBody) return body;
     // The response has started: a local response or close can only cut it (the router resets on the error).
     const out = new PluginBody({
       onBody: (chunk, end) => s.http.onResponseBody(chunk, end),
@@ -164,8 +181,10 @@ export class WasmFilter implements ExtensionFilter {
     const map = responseHeaderMap(status, headers);
     // Response-side local responses and pauses cannot change an answer whose status is already chosen; header
     // edits are applied whatever the plugin returns.
-    s.http.onResponseHeaders(map, false);
+    s.http.onResponseHeaders(map.map, false);
     applyResponseHeaderMap(headers, map);
+    if (!bodyCallbacks(s, s.version.callbacks.responseBody)) return;
+    s.responseBody = true;
     // Body callbacks follow and may resize the body: it goes out without a length (chunked).
     if (ctx.method !== "HEAD" && status !== 204 && status !== 304) delete headers["content-length"];
   }
@@ -174,6 +193,18 @@ export class WasmFilter implements ExtensionFilter {
     const s = this.#streams.get(ctx);
     if (!s) return;
     this.#streams.delete(ctx);
-    s.http.finish().finally(() => s.version.release());
+    const { http, version } = s;
+    // The ABI's end of stream (done, log, delete), without a promise unless the plugin finishes later.
+    if (!http.onDone()) {
+      http.finished.finally(() => {
+        http.onLog();
+        http.delete();
+        version.release();
+      });
+      return;
+    }
+    http.onLog();
+    http.delete();
+    version.release();
   }
 }

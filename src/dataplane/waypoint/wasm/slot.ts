@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { FailStrategy, HostCalls, LogSink, Plugin, WasmPluginHost } from "../../wasm/index.js";
 import { fetchPlugin } from "../../wasm/index.js";
+import { type PluginCallbacks, pluginCallbacks } from "./callbacks.js";
 import { loadFingerprint, type WasmPluginSpec } from "./spec.js";
 
 export interface LoadDeps {
@@ -19,11 +20,14 @@ export interface LoadDeps {
   fetchTimeoutMs: number;
 }
 
-/** A loaded VM and the requests running on it. */
+/** A loaded VM, the per-request callbacks its module exports, and the requests running on it. */
 export class LoadedVersion {
   #inflight = 0;
   #retired = false;
-  constructor(readonly plugin: Plugin) {}
+  constructor(
+    readonly plugin: Plugin,
+    readonly callbacks: PluginCallbacks,
+  ) {}
 
   acquire(): void {
     this.#inflight++;
@@ -118,7 +122,7 @@ export class PluginSlot {
         hostCalls: d.hostCalls,
         log: d.log,
       });
-      return { kind: "ready", version: new LoadedVersion(plugin) };
+      return { kind: "ready", version: new LoadedVersion(plugin, pluginCallbacks(bytes)) };
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       const failStrategy = spec.failStrategy === "FAIL_OPEN" ? "FAIL_OPEN" : "FAIL_CLOSE";
