@@ -115,6 +115,16 @@ describe("WasmPlugin in the waypoint", () => {
     assert.equal(JSON.parse(get.body.replace(/!+$/, "")).body, "");
   });
 
+  it("a plugin without body callbacks: the request body reaches the pod as sent, with its content-length", async () => {
+    await apply([plugin("noop", "noop", {})]);
+    const r = await mesh.get(REVIEWS, "/body", { method: "POST", body: "hello wasm" });
+    assert.equal(r.status, 200);
+    const echo = JSON.parse(r.body);
+    assert.equal(echo.body, "hello wasm");
+    assert.equal(echo.headers["content-length"], "10");
+    assert.equal(echo.headers["transfer-encoding"], undefined);
+  });
+
   describe("http-call", () => {
     let tokens: Server;
     let tokenPort = 0;
