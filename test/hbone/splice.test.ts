@@ -98,6 +98,23 @@ describe("splice", () => {
     await finish(a, b, done);
   });
 
+  it(
+    "bytes for a writer that someone else already ended cut both legs instead of vanishing",
+    { timeout: 5000 },
+    async () => {
+      const a = new Leg();
+      const b = new Leg();
+      const done = splice(a, b);
+      await turn();
+      b.end();
+      a.push(Buffer.from("lost?"));
+      await done;
+      assert.equal(a.destroyed, true);
+      assert.equal(b.destroyed, true);
+      assert.equal(b.received().length, 0);
+    },
+  );
+
   // data-plane.md §1.4: EOF on one side ends the other side's writer; the opposite direction keeps flowing.
   it("EOF after chunks held for the turn delivers them before ending the writer; the other way keeps flowing", async () => {
     const a = new Leg();

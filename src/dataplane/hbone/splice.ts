@@ -57,7 +57,8 @@ function copy(from: Duplex, to: Duplex): void {
     from.resume();
   };
   from.on("data", (chunk: Buffer) => {
-    if (to.destroyed || to.writableEnded) return;
+    // A writer ended by someone else still gets the write, so its write-after-end error cuts both legs.
+    if (to.destroyed) return;
     if (!inTurn) {
       inTurn = true;
       setImmediate(endTurn);
