@@ -19,6 +19,7 @@ export interface ObjectMeta {
   creationTimestamp?: string;
   uid?: string;
   resourceVersion?: string;
+  ownerReferences?: Array<{ apiVersion?: string; kind: string; name: string; controller?: boolean }>;
 }
 
 export interface Condition {

@@ -36,9 +36,29 @@ function podWorkload(pod: Pod, mode: Mode): WorkloadInput[] {
       ip: pod.status?.podIP,
       node: spec.nodeName,
       hostNetwork: spec.hostNetwork === true,
+      owner: podOwner(pod),
       source: pod.source,
     },
   ];
+}
+
+/** The workload a pod belongs to, as istiod names it: a ReplicaSet's pods belong to its Deployment (the
+ *  ReplicaSet name less the `pod-template-hash`); other controllers by their own name. */
+export function podOwner(pod: Pod): string | undefined {
+  const hash = pod.metadata.labels?.["pod-template-hash"];
+  const ref = pod.metadata.ownerReferences?.find((r) => r.controller !== false) ?? pod.metadata.ownerReferences?.[0];
+  if (ref) {
+    if (ref.kind === "ReplicaSet" && hash && ref.name.endsWith(`-${hash}`)) return ref.name.slice(0, -hash.length - 1);
+    return ref.name;
+  }
+  // Pods listed without owner references (a dump that dropped them, or Ambit's own runtime) still carry the
+  // ReplicaSet's hash in their name: <deployment>-<hash>-<suffix>.
+  if (hash) {
+    const marker = `-${hash}-`;
+    const at = pod.metadata.name.lastIndexOf(marker);
+    if (at > 0) return pod.metadata.name.slice(0, at);
+  }
+  return undefined;
 }
 
 /** The pods a Deployment will create, named as the ReplicaSet controller would (`<deploy>-<hash>-<suffix>`). */

@@ -63,3 +63,17 @@ describe("capture (§2)", () => {
     );
   });
 });
+
+describe("workload names (the Deployment a pod belongs to)", () => {
+  test("a ReplicaSet owner reference names the Deployment (pod-template-hash stripped)", async () => {
+    const { podOwner } = await import("../../src/mesh/workload-inputs.js");
+    const p = pod("app", "web-6d4f9-abcde", { "pod-template-hash": "6d4f9" });
+    p.metadata.ownerReferences = [{ kind: "ReplicaSet", name: "web-6d4f9", controller: true }];
+    assert.equal(podOwner(p), "web");
+    assert.equal(podOwner(pod("app", "web-6d4f9-abcde", { "pod-template-hash": "6d4f9" })), "web");
+    const job = pod("app", "job-x");
+    job.metadata.ownerReferences = [{ kind: "Job", name: "nightly" }];
+    assert.equal(podOwner(job), "nightly");
+    assert.equal(podOwner(pod("app", "lonely")), undefined);
+  });
+});
