@@ -29,7 +29,14 @@ const FLAGS = [
   "abort=examples/wasm/sdk/index/abortHandler",
 ];
 
-export const EXAMPLE_PLUGINS = ["add-header", "block-by-header", "count-per-path", "http-call", "noop"] as const;
+export const EXAMPLE_PLUGINS = [
+  "add-header",
+  "block-by-header",
+  "count-per-path",
+  "http-call",
+  "noop",
+  "tcp-uppercase",
+] as const;
 export type ExamplePlugin = (typeof EXAMPLE_PLUGINS)[number];
 
 async function stamp(source: string): Promise<string> {

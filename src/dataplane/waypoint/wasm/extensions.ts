@@ -1,4 +1,5 @@
-// WasmPlugins in the waypoint: turns `config.wasmPlugins` into the chain's extension filters. One
+// WasmPlugins in the waypoint: turns `config.wasmPlugins` into the chain's extension filters (HTTP) and the TCP
+// path's extension (NETWORK). One
 // WasmPluginHost per waypoint (shared metrics, shared data, queues); one slot per WasmPlugin that keeps its VM
 // across config updates and swaps in a changed one in the background. Plugins new to the config are loaded before
 // the config is applied (so a new security plugin is never skipped); changed ones replace the old VM when ready.
@@ -14,10 +15,12 @@ import type { CertProvider } from "../../hbone/tls.js";
 import { type LogSink, orderPlugins, WasmPluginHost } from "../../wasm/index.js";
 import type { ExtensionFilter } from "../chain.js";
 import type { WaypointMetrics } from "../metrics.js";
+import { setTcpExtension } from "../tcp.js";
 import { Upstreams } from "../upstream.js";
 import { WasmFilter } from "./filter.js";
 import { waypointHttpCalls } from "./http-calls.js";
 import { exportWasmMetrics } from "./metrics.js";
+import { NetworkPlugins } from "./network.js";
 import { PluginSlot } from "./slot.js";
 import { readWasmPlugin } from "./spec.js";
 
@@ -98,7 +101,16 @@ export class WaypointWasm {
       new Set([...config.services.flatMap((sv) => sv.endpoints), ...config.workloads].map((e) => e.address)),
     );
     await Promise.all(first);
-    return orderPlugins(specs).map((spec) => new WasmFilter(spec, this.#slots.get(spec.key)!));
+    const ordered = orderPlugins(specs);
+    // NETWORK plugins run in the TCP path; the HTTP chain only gets HTTP ones.
+    const network = ordered.filter((s) => s.type === "NETWORK");
+    setTcpExtension(
+      config,
+      network.length === 0
+        ? undefined
+        : new NetworkPlugins(network.map((spec) => ({ spec, slot: this.#slots.get(spec.key)! }))),
+    );
+    return ordered.filter((s) => s.type === "HTTP").map((spec) => new WasmFilter(spec, this.#slots.get(spec.key)!));
   }
 
   /** Resolves once every load started so far has settled (loaded or failed). */
