@@ -172,7 +172,11 @@ class NetworkSession implements TcpSession {
   splice(client: Duplex, upstream: Duplex): Promise<void> {
     this.#upstream = upstream;
     // Every covering plugin was skipped (FAIL_OPEN, or left the config): nothing to run.
-    if (this.#running.length === 0) return splice(client, upstream);
+    if (this.#running.length === 0) {
+      const done = splice(client, upstream);
+      if (client.readableEnded) upstream.end();
+      return done;
+    }
     let down: Sink = socketSink(client, upstream);
     for (const { ctx } of [...this.#running].reverse()) {
       down = new Stage(
