@@ -2,7 +2,7 @@
 // depends on it (Istio's krt idea, hand-rolled with reverse indexes): namespaces → their workloads and services;
 // a waypoint → the objects that asked for it and the policies that target it; a service's binding → the policies
 // that target the service.
-import { Labels } from "../api/labels.js";
+import { Annotations, Labels } from "../api/labels.js";
 import type {
   AuthorizationPolicy,
   Condition,
@@ -15,7 +15,7 @@ import type {
 } from "../api/resources.js";
 import { type Attachment, type AttachmentContext, computeAttachment, targetRefsOf } from "./attachments.js";
 import { fetchWaypointForService, fetchWaypointForWorkload, type WaypointLookup } from "./bindings.js";
-import { decideCapture, spiffeIdentity } from "./capture.js";
+import { type CaptureDecision, decideCapture, spiffeIdentity } from "./capture.js";
 import { parseGoBool, waypointBoundCondition } from "./conditions.js";
 import { servicesFromObject } from "./services.js";
 import {
@@ -93,7 +93,9 @@ export class MeshModel {
 
   // reverse indexes: waypoint key → dependents ("w:" workload / "s:" service), and back
   private readonly waypointDependents = new Map<string, Set<string>>();
-  private readonly dependencyOf = new Map<string, string[]>();
+  private readonly dependencyOf = new Map<string, readonly string[]>();
+  /** Within one propagation: what every pod without mesh labels of its own gets from its namespace. */
+  private readonly inheritedByNamespace = new Map<string, Inherited>();
   private readonly policiesByTarget = new Map<string, Set<string>>();
   private readonly targetsOfPolicy = new Map<string, string[]>();
   private readonly namespaceWidePolicies = new Set<string>();
@@ -317,6 +319,7 @@ export class MeshModel {
         for (const p of this.namespaceWidePolicies) dirty.policies.add(p);
       }
     }
+    this.inheritedByNamespace.clear();
     const changedWorkloads = new Set<string>();
     for (const key of dirty.workloads) if (this.recomputeWorkload(key)) changedWorkloads.add(key);
     for (const key of dirty.policies) this.recomputePolicy(key);
@@ -342,14 +345,19 @@ export class MeshModel {
       asked.push(key);
       return this.derivedWaypoints.get(key);
     });
+    this.trackDependencies(dependent, asked);
+    return result;
+  }
+
+  /** Records the waypoint keys `dependent` asked for; the reverse index is touched only when they changed. */
+  private trackDependencies(dependent: string, asked: readonly string[]): void {
     const previous = this.dependencyOf.get(dependent);
-    if (previous && previous.length === asked.length && previous.every((k, i) => k === asked[i])) return result;
+    if (previous && previous.length === asked.length && previous.every((k, i) => k === asked[i])) return;
     this.untrack(dependent);
     if (asked.length > 0) {
       this.dependencyOf.set(dependent, asked);
       for (const key of asked) addToIndex(this.waypointDependents, key, dependent);
     }
-    return result;
   }
 
   private untrack(dependent: string): void {
@@ -399,13 +407,33 @@ export class MeshModel {
       return this.derivedWorkloads.delete(key);
     }
     const nsLabels = this.namespaceLabels(input.namespace);
-    const capture = decideCapture(input, nsLabels, this.options);
-    const gatewayName = input.labels[Labels.gatewayName];
+    let capture: CaptureDecision;
+    let binding: Binding;
     let waypointInstance = false;
-    const binding = this.withWaypointLookup(dep, (lookup) => {
-      waypointInstance = gatewayName !== undefined && lookup(input.namespace, gatewayName)?.ready === true;
-      return waypointInstance ? NO_BINDING : fetchWaypointForWorkload(input, nsLabels, lookup);
-    });
+    if (inheritsEverything(input)) {
+      // Capture and binding are then functions of the namespace alone: decide once per namespace and share the
+      // result (a namespace label change reaches every such pod; this keeps it from allocating per pod).
+      let shared = this.inheritedByNamespace.get(input.namespace);
+      if (!shared) {
+        const asked: string[] = [];
+        const sharedBinding = fetchWaypointForWorkload(input, nsLabels, (namespace, name) => {
+          asked.push(`${namespace}/${name}`);
+          return this.derivedWaypoints.get(`${namespace}/${name}`);
+        });
+        shared = { capture: decideCapture(input, nsLabels, this.options), binding: sharedBinding, asked };
+        this.inheritedByNamespace.set(input.namespace, shared);
+      }
+      capture = shared.capture;
+      binding = shared.binding;
+      this.trackDependencies(dep, shared.asked);
+    } else {
+      capture = decideCapture(input, nsLabels, this.options);
+      const gatewayName = input.labels[Labels.gatewayName];
+      binding = this.withWaypointLookup(dep, (lookup) => {
+        waypointInstance = gatewayName !== undefined && lookup(input.namespace, gatewayName)?.ready === true;
+        return waypointInstance ? NO_BINDING : fetchWaypointForWorkload(input, nsLabels, lookup);
+      });
+    }
     const condition = input.kind === "WorkloadEntry" ? waypointBoundCondition(binding) : undefined;
     const previous = this.derivedWorkloads.get(key);
     if (
@@ -435,7 +463,10 @@ export class MeshModel {
       key,
       captured: capture.captured,
       captureReason: capture.reason,
-      identity: spiffeIdentity(this.options.trustDomain, input.namespace, input.serviceAccount),
+      identity:
+        previous && this.derivedFrom.get(key) === input
+          ? previous.identity
+          : spiffeIdentity(this.options.trustDomain, input.namespace, input.serviceAccount),
       binding,
       waypointInstance,
       conditions: condition ? [condition] : NO_CONDITIONS,
@@ -492,6 +523,25 @@ export class MeshModel {
       ztunnelTranslation: (p: AuthorizationPolicy) => this.translate(p),
     };
   }
+}
+
+interface Inherited {
+  capture: CaptureDecision;
+  binding: Binding;
+  asked: readonly string[];
+}
+
+/** A pod with none of the labels or annotations that make its own capture or binding decision. */
+function inheritsEverything(input: WorkloadInput): boolean {
+  if (input.kind !== "Pod" || input.hostNetwork) return false;
+  const l = input.labels;
+  return (
+    l[Labels.dataplaneMode] === undefined &&
+    l[Labels.useWaypoint] === undefined &&
+    l[Labels.useWaypointNamespace] === undefined &&
+    l[Labels.gatewayName] === undefined &&
+    input.annotations[Annotations.sidecarStatus] === undefined
+  );
 }
 
 function sameBinding(a: Binding, b: Binding): boolean {
