@@ -154,11 +154,12 @@ describe("ambit up: the ambient walk-through on a small folder", { skip: reason 
   const curl = (from: string, args: string[]) =>
     inPod(pod(from).netns, ["curl", "-s", "-m", "5", "-w", "\\n%{http_code}", ...args]);
   const captured = (name: string) => pod(name).captured;
-  const metrics = async (node: string) => {
-    const n = mesh.state().nodes.find((x) => x.name === node);
-    assert.ok(n);
-    return (await fetch(`http://${n.metrics}/metrics`)).text();
+  const node = (name: string) => {
+    const n = mesh.state().nodes.find((x) => x.name === name);
+    assert.ok(n, `node ${name} runs`);
+    return n;
   };
+  const metrics = async (name: string) => (await fetch(`http://${node(name).metrics}/metrics`)).text();
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "ambit-e2e-"));
@@ -255,13 +256,30 @@ describe("ambit up: the ambient walk-through on a small folder", { skip: reason 
   });
 
   it("a Service labelled use-waypoint: none beats the namespace label (no L7 policy, so POST passes)", async () => {
+    // control-plane.md §4. Waits on each hop of the change (model, node-1 ztunnel, traffic) with its own bound,
+    // so a slow push shows where it stalled instead of as one opaque timeout.
     write("apps.yaml", appsYaml({ "istio.io/use-waypoint": "none" }));
+    await waitFor("the model drops the Service's waypoint", () => {
+      const b = mesh.controlPlane.model.service("Service", "demo", "echo")?.binding;
+      return b?.waypoint === null && b.requested === "none";
+    });
+    await waitFor("node-1's ztunnel holds the Service without a waypoint", async () => {
+      const dump = (await (await fetch(`http://${node("node-1").ztunnelAdmin}/config_dump`)).json()) as {
+        services: Array<{ name: string; namespace: string; waypoint?: unknown }>;
+      };
+      const svc = dump.services.find((s) => s.name === "echo" && s.namespace === "demo");
+      return svc !== undefined && svc.waypoint === undefined;
+    });
     let last = "";
-    await waitFor("service bypasses the waypoint", async () => {
-      const r = await curl("client", ["-X", "POST", "http://echo/"]);
-      last = `exit ${r.code}: ${r.stdout}`;
-      return /POST .*\n+200$/.test(r.stdout);
-    }).catch((e: Error) => assert.fail(`${e.message}; last answer ${last}`));
+    await waitFor(
+      "POST to echo bypasses the waypoint",
+      async () => {
+        const r = await curl("client", ["-X", "POST", "http://echo/"]);
+        last = `exit ${r.code}: ${r.stdout}`;
+        return /POST .*\n+200$/.test(r.stdout);
+      },
+      20_000,
+    ).catch((e: Error) => assert.fail(`${e.message}; last answer ${last}`));
   });
 
   it("removing the ambient label releases the pods while they keep running", async () => {
