@@ -129,6 +129,7 @@ describe("ambit up: bytes on the cluster network, opting out, ServiceEntry DNS",
     assert.equal(running("optout").captured, false);
     const { marker, bytes, target } = await sniff("optout", "server");
     assert.ok(bytes.includes(marker), "the request is plaintext on the wire");
+    assert.match(bytes, new RegExp(`> ${target.replaceAll(".", "\\.")}\\.8080: `), "straight to the app port");
     assert.doesNotMatch(bytes, /\.15008: /, "no HBONE");
   });
 
