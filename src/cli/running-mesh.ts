@@ -5,45 +5,12 @@ import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { AmbitError } from "../errors.js";
+import { isAlive, type MeshState, type StateNode, type StatePod, type StateWaypoint } from "../local/state-file.js";
 
-export interface RunningNode {
-  name: string;
-  /** `host:port` serving `/config_dump`. */
-  ztunnelAdmin: string;
-  metrics: string;
-  readiness: string;
-}
-
-export interface RunningWaypoint {
-  namespace: string;
-  name: string;
-  pod: string;
-  ip: string;
-  node: string;
-  metrics: string;
-  readiness: string;
-}
-
-export interface RunningPod {
-  namespace: string;
-  name: string;
-  netns: string;
-  ip: string;
-  node: string;
-  captured: boolean;
-  ready: boolean;
-}
-
-export interface RunningMesh {
-  prefix: string;
-  pid: number;
-  startedAt: string;
-  folder: string;
-  controlPlane: { xds: string; ca: string };
-  nodes: RunningNode[];
-  waypoints: RunningWaypoint[];
-  pods: RunningPod[];
-}
+export type RunningMesh = MeshState;
+export type RunningNode = StateNode;
+export type RunningPod = StatePod;
+export type RunningWaypoint = StateWaypoint;
 
 export const DEFAULT_PREFIX = "ambit";
 
@@ -57,16 +24,6 @@ export function stateFilePath(prefix = DEFAULT_PREFIX): string {
 
 function noMesh(detail: string): AmbitError {
   return new AmbitError("AMBIT_CLI_NO_MESH", `no running mesh (run ambit up DIR): ${detail}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else (ambit up runs as root).
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Reads the state file; a missing file, a bad one, or one whose `ambit up` process has gone means no mesh. */
@@ -88,7 +45,7 @@ export function readRunningMesh(prefix = DEFAULT_PREFIX): RunningMesh {
   if (typeof mesh !== "object" || mesh === null || !Array.isArray(mesh.nodes)) {
     throw noMesh(`${path} has no "nodes" list`);
   }
-  if (typeof mesh.pid === "number" && !alive(mesh.pid)) {
+  if (typeof mesh.pid === "number" && !isAlive(mesh.pid)) {
     throw noMesh(`${path} is stale: process ${mesh.pid} has exited`);
   }
   return { ...mesh, waypoints: mesh.waypoints ?? [], pods: mesh.pods ?? [] };

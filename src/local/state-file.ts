@@ -41,7 +41,8 @@ export interface MeshState {
   pods: StatePod[];
 }
 
-export const STATE_ROOT = "/run/ambit";
+/** The folder of state files: `$AMBIT_RUN_DIR`, default /run/ambit (read at import, as the commands do). */
+export const STATE_ROOT = process.env.AMBIT_RUN_DIR || "/run/ambit";
 
 export function stateFilePath(prefix: string, root = STATE_ROOT): string {
   return join(root, prefix, "state.json");
