@@ -9,8 +9,9 @@ import {
   connect as h2connect,
   type OutgoingHttpHeaders,
 } from "node:http2";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { type PeerCertificate, type TLSSocket, connect as tlsConnect } from "node:tls";
 import { AmbitError } from "../../errors.js";
 import { identityFromSans } from "../../identity/spiffe.js";
 import { newTraceparent, parseAuthority } from "./headers.js";
@@ -36,8 +37,23 @@ import {
   verifyServerIdentity,
 } from "./tls.js";
 
+/** Where the pool's transport connection goes, and the source it is dialed for (`ConnectRequest.source`). */
+export interface DialTarget {
+  host: string;
+  port: number;
+  source?: string;
+}
+
+/**
+ * Supplies a connected TCP socket for a new session, e.g. one created inside the source pod's netns so the far
+ * side sees the pod's IP (data-plane.md §2.2, §2.5). `key` is the session's pool key.
+ */
+export type HboneDialer = (target: DialTarget, key: string) => Promise<Socket>;
+
 export interface HbonePoolOptions {
   certs: CertProvider;
+  /** The transport for each new session; default a plain TCP connect from this process's netns. */
+  dial?: HboneDialer;
   maxStreamsPerSession?: number;
   idleTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -52,6 +68,11 @@ export interface ConnectRequest {
   target: string;
   /** The server must present one of these SPIFFE identities. */
   expectedIdentities: readonly string[];
+  /**
+   * The source this tunnel is opened for (e.g. the client pod's IP). Part of the pool key, so sessions dialed for
+   * one source never carry another's traffic; handed to the dialer.
+   */
+  source?: string;
   /** Extra request headers (`baggage`, `forwarded`, ...); a fresh `traceparent` is added unless given. */
   headers?: OutgoingHttpHeaders;
 }
@@ -80,6 +101,7 @@ const STATUS_CODES: Record<number, string> = {
 
 export class HbonePool {
   readonly #certs: CertProvider;
+  readonly #dialer: HboneDialer | undefined;
   readonly #maxStreams: number;
   readonly #idleMs: number;
   readonly #connectTimeoutMs: number;
@@ -93,6 +115,7 @@ export class HbonePool {
 
   constructor(opts: HbonePoolOptions) {
     this.#certs = opts.certs;
+    this.#dialer = opts.dial;
     this.#maxStreams = opts.maxStreamsPerSession ?? MAX_STREAMS_PER_SESSION;
     this.#idleMs = opts.idleTimeoutMs ?? POOL_IDLE_TIMEOUT_MS;
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
@@ -114,7 +137,7 @@ export class HbonePool {
    */
   async connect(req: ConnectRequest): Promise<Duplex> {
     const src = this.#certs();
-    const key = `${this.#sourceIdentity(src)}|${[...req.expectedIdentities].sort().join(",")}|${req.address}`;
+    const key = `${this.#sourceIdentity(src)}|${[...req.expectedIdentities].sort().join(",")}|${req.source ?? ""}|${req.address}`;
     for (;;) {
       if (this.#closed) throw new AmbitError("AMBIT_HBONE_POOL_CLOSED", "the HBONE pool is closed");
       const pooled = this.#checkout(key);
@@ -167,17 +190,30 @@ export class HbonePool {
     if (!addr) throw new AmbitError("AMBIT_HBONE_BAD_ADDRESS", `bad HBONE address "${req.address}"`);
     this.#dialCount++;
     const expected = [...req.expectedIdentities];
-    const socket = tlsConnect({
-      host: addr.host,
-      port: addr.port,
+    const deadline = Date.now() + this.#connectTimeoutMs;
+    const tls = {
       secureContext: secureContextFor(src),
       ALPNProtocols: ALPN,
       rejectUnauthorized: true,
-      checkServerIdentity: (_host, cert) => verifyServerIdentity(cert, expected),
-    });
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
-    await this.#handshake(socket, req.address);
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => verifyServerIdentity(cert, expected),
+    };
+    let socket: TLSSocket;
+    if (this.#dialer) {
+      const tcp = await this.#transport(
+        this.#dialer,
+        { ...addr, ...(req.source ? { source: req.source } : {}) },
+        key,
+        req.address,
+      );
+      tcp.setNoDelay(true);
+      tcp.setKeepAlive(true, TCP_KEEPALIVE_MS);
+      socket = tlsConnect({ socket: tcp, ...tls });
+    } else {
+      socket = tlsConnect({ host: addr.host, port: addr.port, ...tls });
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+    }
+    await this.#handshake(socket, req.address, Math.max(0, deadline - Date.now()));
     const session = h2connect(`https://${req.address}`, {
       createConnection: () => socket,
       settings: CLIENT_SETTINGS,
@@ -203,17 +239,45 @@ export class HbonePool {
     this.#armIdle(pooled);
   }
 
-  #handshake(socket: TLSSocket, address: string): Promise<void> {
+  /** The dialer's socket, within the connect timeout; a socket that arrives after it is closed. */
+  #transport(dialer: HboneDialer, target: DialTarget, key: string, address: string): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(this.#timeout(address));
+      }, this.#connectTimeoutMs);
+      dialer(target, key).then(
+        (tcp) => {
+          clearTimeout(timer);
+          if (late) tcp.destroy();
+          else resolve(tcp);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          if (late) return;
+          const message = err instanceof Error ? err.message : String(err);
+          reject(
+            new AmbitError("AMBIT_HBONE_CONNECT_FAILED", `HBONE dial to ${address} failed: ${message}`, { cause: err }),
+          );
+        },
+      );
+    });
+  }
+
+  #timeout(address: string): AmbitError {
+    return new AmbitError(
+      "AMBIT_HBONE_CONNECT_TIMEOUT",
+      `no HBONE handshake with ${address} within ${this.#connectTimeoutMs} ms (maybe a NetworkPolicy is blocking port 15008)`,
+    );
+  }
+
+  #handshake(socket: TLSSocket, address: string, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(
-          new AmbitError(
-            "AMBIT_HBONE_CONNECT_TIMEOUT",
-            `no HBONE handshake with ${address} within ${this.#connectTimeoutMs} ms (maybe a NetworkPolicy is blocking port 15008)`,
-          ),
-        );
-      }, this.#connectTimeoutMs);
+        reject(this.#timeout(address));
+      }, timeoutMs);
       socket.once("secureConnect", () => {
         clearTimeout(timer);
         socket.off("error", onError);
