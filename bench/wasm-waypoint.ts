@@ -7,24 +7,20 @@
 
 import { fork } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
-import { Agent, createServer, request } from "node:http";
-import { type AddressInfo, connect } from "node:net";
-import type { Duplex } from "node:stream";
+import type { Agent } from "node:http";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { buildExamples } from "../examples/wasm/build.js";
 import { HbonePool } from "../src/dataplane/hbone/pool.js";
-import { HboneServer } from "../src/dataplane/hbone/server.js";
 import type { CertSource } from "../src/dataplane/hbone/tls.js";
-import { socketLike } from "../src/dataplane/waypoint/socket-like.js";
 import { WaypointWasm } from "../src/dataplane/waypoint/wasm/index.js";
-import { Waypoint } from "../src/dataplane/waypoint/waypoint.js";
 import { MeshCa } from "../src/identity/ca.js";
-import { createCsr } from "../src/identity/csr.js";
-import type { WaypointL7Config, WaypointService } from "../src/xds/waypoint-config.js";
+import { agentVia, openLoop, timedGet } from "./lib/load.js";
+import { startBenchPod } from "./lib/pod.js";
+import { cpuMs } from "./lib/proc.js";
+import { pct } from "./lib/stats.js";
+import { benchCert, benchL7Config, benchService, newBenchWaypoint, WAYPOINT_ID } from "./lib/waypoint.js";
 
 const CLIENT_ID = "spiffe://cluster.local/ns/bench/sa/client";
-const WAYPOINT_ID = "spiffe://cluster.local/ns/bench/sa/waypoint";
 const POD_ID = "spiffe://cluster.local/ns/bench/sa/app";
 const APP_PORT = 8080;
 const SECONDS = Number(process.env.WASM_WAYPOINT_BENCH_SECONDS ?? 5);
@@ -38,18 +34,6 @@ const VARIANTS = [
   { name: "add-header", service: "add", vip: "10.200.0.3" },
 ] as const;
 
-async function cert(ca: MeshCa, id: string): Promise<CertSource> {
-  const { keyPem, csrPem } = await createCsr(id);
-  const chain = await ca.sign(csrPem, { node: "bench", identity: id });
-  return { key: keyPem, cert: chain[0]!, ca: [ca.rootPem] };
-}
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
 // ---- child: the waypoint with its Wasm plugins ----
 async function child(): Promise<void> {
   const { wpCert, podHbonePort, urls } = JSON.parse(process.env.WASM_WAYPOINT_BENCH_INPUT!) as {
@@ -58,56 +42,23 @@ async function child(): Promise<void> {
     urls: Record<string, string>;
   };
   let wasm: WaypointWasm | undefined;
-  const wp = new Waypoint({
-    certs: () => wpCert,
-    port: 0,
-    host: "127.0.0.1",
-    metricsPort: 0,
-    readinessPort: 0,
-    adminHost: "127.0.0.1",
-    upstreamHbonePort: podHbonePort,
-    accessLog: () => {},
-    extensions: (c) => wasm!.extensions(c),
-  });
+  const wp = newBenchWaypoint(
+    { cert: wpCert, host: "127.0.0.1", upstreamHbonePort: podHbonePort },
+    { accessLog: () => {}, extensions: (c) => wasm!.extensions(c) },
+  );
   wasm = new WaypointWasm({ certs: () => wpCert, metrics: wp.metrics });
   await wp.start();
-  const svc = (name: string, vip: string): WaypointService => ({
-    kind: "Service",
-    namespace: "bench",
-    name,
-    hostname: `${name}.bench.svc.cluster.local`,
-    vips: [vip],
-    ports: [{ port: 80, targetPort: APP_PORT, name: "http" }],
-    endpoints: [
-      {
-        namespace: "bench",
-        name: "app-5b9c7d8f4-abcde",
-        address: "127.0.0.1",
-        identity: POD_ID,
-        labels: { app: "app" },
-        healthy: true,
-        hbone: true,
-      },
-    ],
-  });
+  const endpoint = { address: "127.0.0.1", identity: POD_ID, targetPort: APP_PORT };
   const plugin = (name: string, service: string, pluginConfig?: unknown) => ({
     apiVersion: "extensions.istio.io/v1alpha1",
     kind: "WasmPlugin",
     metadata: { name, namespace: "bench" },
     spec: { targetRefs: [{ kind: "Service", group: "", name: service }], url: urls[name], pluginConfig },
   });
-  const config: WaypointL7Config = {
-    waypoint: { namespace: "bench", name: "waypoint", identity: WAYPOINT_ID, trafficType: "service" },
-    services: VARIANTS.map((v) => svc(v.service, v.vip)),
-    workloads: [],
-    authorizationPolicies: [],
-    requestAuthentications: [],
-    telemetries: [],
+  const config = benchL7Config({
+    services: VARIANTS.map((v) => benchService(v.service, v.vip, endpoint)),
     wasmPlugins: [plugin("noop", "noop"), plugin("add-header", "add", { name: "x-wasm", value: "bench" })],
-    httpRoutes: [],
-    rootNamespace: "istio-system",
-    trustDomain: "cluster.local",
-  };
+  });
   await wp.configure(config);
   process.send!({ port: wp.ports.hbone });
   process.on("message", async () => {
@@ -118,87 +69,25 @@ async function child(): Promise<void> {
 }
 
 // ---- parent: app, pod, client, load ----
-function agentVia(open: () => Promise<Duplex>): Agent {
-  const a = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  (a as unknown as { createConnection: unknown }).createConnection = (
-    _o: unknown,
-    cb: (e: Error | null, s?: Duplex) => void,
-  ) => {
-    open().then((t) => cb(null, socketLike(t)), cb);
-    return undefined;
-  };
-  return a;
+/** Open loop at RATE req/s for `seconds`; add-header's variant must carry its header, the others must not. */
+function load(agent: Agent, host: string, expectHeader: boolean, seconds: number): Promise<number[]> {
+  return openLoop(RATE, seconds, () =>
+    timedGet(agent, host, (res) =>
+      expectHeader !== (res.headers["x-wasm"] === "bench") ? "x-wasm header mismatch" : undefined,
+    ),
+  );
 }
-
-function get(agent: Agent, host: string, expectHeader: boolean): Promise<number> {
-  const start = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const req = request({ agent, host: "x", path: "/", headers: { host } }, (res) => {
-      res.on("data", () => {});
-      res.on("end", () => {
-        if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
-        else if (expectHeader !== (res.headers["x-wasm"] === "bench")) reject(new Error("x-wasm header mismatch"));
-        else resolve(Number(process.hrtime.bigint() - start) / 1000);
-      });
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** Open loop at RATE req/s for `seconds`. */
-async function load(agent: Agent, host: string, expectHeader: boolean, seconds: number): Promise<number[]> {
-  const latenciesUs: number[] = [];
-  const t0 = Date.now();
-  const end = t0 + seconds * 1000;
-  const pending: Promise<void>[] = [];
-  let sent = 0;
-  while (Date.now() < end) {
-    const due = Math.floor(((Date.now() - t0) / 1000) * RATE);
-    while (sent < due) {
-      sent++;
-      pending.push(get(agent, host, expectHeader).then((us) => void latenciesUs.push(us)));
-    }
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  await Promise.all(pending);
-  return latenciesUs;
-}
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
 async function parent(): Promise<void> {
   const built = await buildExamples();
   const urls = { noop: pathToFileURL(built.noop!).href, "add-header": pathToFileURL(built["add-header"]!).href };
   const ca = await MeshCa.generate({ trustDomain: "cluster.local", authorizer: () => true });
   const [clientCert, wpCert, podCert] = await Promise.all([
-    cert(ca, CLIENT_ID),
-    cert(ca, WAYPOINT_ID),
-    cert(ca, POD_ID),
+    benchCert(ca, CLIENT_ID),
+    benchCert(ca, WAYPOINT_ID),
+    benchCert(ca, POD_ID),
   ]);
-  const body = Buffer.alloc(1024, "x");
-  const app = createServer((_req, res) => {
-    res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
-    res.end(body);
-  });
-  await new Promise<void>((r) => app.listen(0, "127.0.0.1", () => r()));
-  const appPort = (app.address() as AddressInfo).port;
-  const pod = new HboneServer({
-    port: 0,
-    host: "127.0.0.1",
-    certs: () => podCert,
-    trustDomain: "cluster.local",
-    connectUpstream: () =>
-      new Promise((resolve, reject) => {
-        const s = connect({ host: "127.0.0.1", port: appPort, allowHalfOpen: true });
-        s.once("connect", () => resolve(s));
-        s.once("error", reject);
-      }),
-  });
-  await pod.start();
+  const pod = await startBenchPod(podCert, "127.0.0.1");
   const proc = fork(fileURLToPath(import.meta.url), ["child"], {
     execArgv: ["--import", "tsx", ...(PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR] : [])],
     env: { ...process.env, WASM_WAYPOINT_BENCH_INPUT: JSON.stringify({ wpCert, podHbonePort: pod.port, urls }) },
@@ -206,8 +95,9 @@ async function parent(): Promise<void> {
   const [{ port: wpPort }] = (await once(proc, "message")) as [{ port: number }];
   const pool = new HbonePool({ certs: () => clientCert });
   const agents = VARIANTS.map((v) =>
-    agentVia(() =>
-      pool.connect({ address: `127.0.0.1:${wpPort}`, target: `${v.vip}:80`, expectedIdentities: [WAYPOINT_ID] }),
+    agentVia(
+      () => pool.connect({ address: `127.0.0.1:${wpPort}`, target: `${v.vip}:80`, expectedIdentities: [WAYPOINT_ID] }),
+      CONNECTIONS,
     ),
   );
   for (const [i, v] of VARIANTS.entries()) await load(agents[i]!, `${v.vip}:80`, v.service === "add", 1);
@@ -245,7 +135,6 @@ async function parent(): Promise<void> {
   proc.send("stop");
   await once(proc, "exit");
   await pod.stop();
-  app.close();
 }
 
 if (process.argv[2] === "child") await child();

@@ -8,15 +8,13 @@
 
 import { fork } from "node:child_process";
 import { once } from "node:events";
-import { Agent, createServer, request } from "node:http";
-import { type AddressInfo, connect } from "node:net";
-import type { Duplex } from "node:stream";
+import type { Agent } from "node:http";
 import { fileURLToPath } from "node:url";
 import { HbonePool } from "../src/dataplane/hbone/pool.js";
-import { HboneServer } from "../src/dataplane/hbone/server.js";
 import type { CertSource } from "../src/dataplane/hbone/tls.js";
-import { socketLike } from "../src/dataplane/waypoint/socket-like.js";
 import { MeshCa } from "../src/identity/ca.js";
+import { agentVia, closedLoop, openLoop, timedGet } from "./lib/load.js";
+import { startBenchPod } from "./lib/pod.js";
 import { cpuMs, rssMb } from "./lib/proc.js";
 import { pct } from "./lib/stats.js";
 import { benchCert, startBenchWaypoint, WAYPOINT_ID } from "./lib/waypoint.js";
@@ -56,58 +54,11 @@ interface RunResult {
   seconds: number;
 }
 
-function agentVia(open: () => Promise<Duplex>): Agent {
-  const a = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  (a as unknown as { createConnection: unknown }).createConnection = (
-    _o: unknown,
-    cb: (e: Error | null, s?: Duplex) => void,
-  ) => {
-    open().then((t) => cb(null, socketLike(t)), cb);
-    return undefined;
-  };
-  return a;
-}
-
-function get(agent: Agent, host: string): Promise<number> {
-  const start = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const req = request({ agent, host: "x", path: "/", headers: { host } }, (res) => {
-      res.on("data", () => {});
-      res.on("end", () =>
-        res.statusCode === 200
-          ? resolve(Number(process.hrtime.bigint() - start) / 1000)
-          : reject(new Error(`status ${res.statusCode}`)),
-      );
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /** Open loop at `rate` req/s (spread over the connections) for `seconds`, or closed loop when rate is 0. */
 async function load(agent: Agent, host: string, rate: number, seconds: number): Promise<RunResult> {
-  const latenciesUs: number[] = [];
   const t0 = Date.now();
-  const end = t0 + seconds * 1000;
-  if (rate > 0) {
-    const pending: Promise<void>[] = [];
-    let sent = 0;
-    while (Date.now() < end) {
-      const due = Math.floor(((Date.now() - t0) / 1000) * rate);
-      while (sent < due) {
-        sent++;
-        pending.push(get(agent, host).then((us) => void latenciesUs.push(us)));
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    await Promise.all(pending);
-  } else {
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        while (Date.now() < end) latenciesUs.push(await get(agent, host));
-      }),
-    );
-  }
+  const send = () => timedGet(agent, host);
+  const latenciesUs = rate > 0 ? await openLoop(rate, seconds, send) : await closedLoop(CONNECTIONS, seconds, send);
   return { latenciesUs, requests: latenciesUs.length, seconds: (Date.now() - t0) / 1000 };
 }
 
@@ -118,41 +69,25 @@ async function parent(): Promise<void> {
     benchCert(ca, WAYPOINT_ID),
     benchCert(ca, POD_ID),
   ]);
-  const body = Buffer.alloc(1024, "x");
-  const app = createServer((_req, res) => {
-    res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
-    res.end(body);
-  });
-  await new Promise<void>((r) => app.listen(0, "127.0.0.1", () => r()));
-  const appPort = (app.address() as AddressInfo).port;
-  const pod = new HboneServer({
-    port: 0,
-    host: POD_IP,
-    certs: () => podCert,
-    trustDomain: "cluster.local",
-    connectUpstream: () =>
-      new Promise((resolve, reject) => {
-        const s = connect({ host: "127.0.0.1", port: appPort, allowHalfOpen: true });
-        s.once("connect", () => resolve(s));
-        s.once("error", reject);
-      }),
-  });
-  await pod.start();
+  const pod = await startBenchPod(podCert, POD_IP);
   const proc = fork(fileURLToPath(import.meta.url), ["child"], {
     execArgv: ["--import", "tsx"],
     env: { ...process.env, WAYPOINT_BENCH_INPUT: JSON.stringify({ wpCert, podHbonePort: pod.port }) },
   });
   const [{ port: wpPort }] = (await once(proc, "message")) as [{ port: number }];
   const pool = new HbonePool({ certs: () => clientCert });
-  const direct = agentVia(() =>
-    pool.connect({
-      address: `${POD_IP}:${pod.port}`,
-      target: `${POD_IP}:${APP_PORT_NAME}`,
-      expectedIdentities: [POD_ID],
-    }),
+  const direct = agentVia(
+    () =>
+      pool.connect({
+        address: `${POD_IP}:${pod.port}`,
+        target: `${POD_IP}:${APP_PORT_NAME}`,
+        expectedIdentities: [POD_ID],
+      }),
+    CONNECTIONS,
   );
-  const viaWaypoint = agentVia(() =>
-    pool.connect({ address: `127.0.0.1:${wpPort}`, target: `${VIP}:80`, expectedIdentities: [WAYPOINT_ID] }),
+  const viaWaypoint = agentVia(
+    () => pool.connect({ address: `127.0.0.1:${wpPort}`, target: `${VIP}:80`, expectedIdentities: [WAYPOINT_ID] }),
+    CONNECTIONS,
   );
   // Warm up both paths (TLS sessions, JIT).
   await load(direct, "app", 0, 1);
@@ -184,7 +119,6 @@ async function parent(): Promise<void> {
   proc.send("stop");
   await once(proc, "exit");
   await pod.stop();
-  app.close();
 }
 
 if (process.argv[2] === "child") await child();

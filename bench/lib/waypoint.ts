@@ -1,11 +1,12 @@
 // The waypoint the benchmarks put on the path: one HTTP Service behind a VIP with one HBONE endpoint, and an
-// ALLOW policy (client principal, GET) so every request goes through L7 authorization.
+// ALLOW policy (client principal, GET) so every request goes through L7 authorization; and its parts (Service,
+// config, unstarted waypoint) for benchmarks that configure their own.
 
 import type { CertSource } from "../../src/dataplane/hbone/tls.js";
-import { Waypoint } from "../../src/dataplane/waypoint/waypoint.js";
+import { Waypoint, type WaypointOptions } from "../../src/dataplane/waypoint/waypoint.js";
 import type { MeshCa } from "../../src/identity/ca.js";
 import { createCsr } from "../../src/identity/csr.js";
-import type { WaypointL7Config } from "../../src/xds/waypoint-config.js";
+import type { WaypointL7Config, WaypointService } from "../../src/xds/waypoint-config.js";
 
 export const WAYPOINT_ID = "spiffe://cluster.local/ns/bench/sa/waypoint";
 
@@ -16,44 +17,70 @@ export async function benchCert(ca: MeshCa, id: string): Promise<CertSource> {
   return { key: keyPem, cert: chain[0]!, ca: [ca.rootPem] };
 }
 
-export interface BenchWaypointOptions {
+/** Where a bench waypoint listens and where it reaches its endpoints. */
+export interface BenchWaypointListen {
   cert: CertSource;
   /** Address the waypoint's HBONE listener binds (port: a free one). */
   host: string;
   /** Port the endpoint accepts HBONE on. */
   upstreamHbonePort: number;
-  /** The Service VIP clients' CONNECT targets name, on port 80. */
-  vip: string;
-  endpoint: { address: string; identity: string; targetPort: number };
 }
 
-export function benchWaypointConfig(
-  o: Omit<BenchWaypointOptions, "cert" | "host" | "upstreamHbonePort">,
-): WaypointL7Config {
+export interface BenchEndpoint {
+  address: string;
+  identity: string;
+  targetPort: number;
+}
+
+export interface BenchWaypointOptions extends BenchWaypointListen {
+  /** The Service VIP clients' CONNECT targets name, on port 80. */
+  vip: string;
+  endpoint: BenchEndpoint;
+}
+
+/** Service `name` of the bench namespace on `vip`, port 80, with the one HBONE endpoint. */
+export function benchService(name: string, vip: string, endpoint: BenchEndpoint): WaypointService {
   return {
-    waypoint: { namespace: "bench", name: "waypoint", identity: WAYPOINT_ID, trafficType: "service" },
-    services: [
+    kind: "Service",
+    namespace: "bench",
+    name,
+    hostname: `${name}.bench.svc.cluster.local`,
+    vips: [vip],
+    ports: [{ port: 80, targetPort: endpoint.targetPort, name: "http" }],
+    endpoints: [
       {
-        kind: "Service",
         namespace: "bench",
-        name: "app",
-        hostname: "app.bench.svc.cluster.local",
-        vips: [o.vip],
-        ports: [{ port: 80, targetPort: o.endpoint.targetPort, name: "http" }],
-        endpoints: [
-          {
-            namespace: "bench",
-            name: "app-5b9c7d8f4-abcde",
-            address: o.endpoint.address,
-            identity: o.endpoint.identity,
-            labels: { app: "app" },
-            healthy: true,
-            hbone: true,
-          },
-        ],
+        name: "app-5b9c7d8f4-abcde",
+        address: endpoint.address,
+        identity: endpoint.identity,
+        labels: { app: "app" },
+        healthy: true,
+        hbone: true,
       },
     ],
+  };
+}
+
+/** The bench waypoint's L7 config: nothing attached but `parts`. */
+export function benchL7Config(parts: Partial<WaypointL7Config>): WaypointL7Config {
+  return {
+    waypoint: { namespace: "bench", name: "waypoint", identity: WAYPOINT_ID, trafficType: "service" },
+    services: [],
     workloads: [],
+    authorizationPolicies: [],
+    requestAuthentications: [],
+    telemetries: [],
+    wasmPlugins: [],
+    httpRoutes: [],
+    rootNamespace: "istio-system",
+    trustDomain: "cluster.local",
+    ...parts,
+  };
+}
+
+export function benchWaypointConfig(o: Pick<BenchWaypointOptions, "vip" | "endpoint">): WaypointL7Config {
+  return benchL7Config({
+    services: [benchService("app", o.vip, o.endpoint)],
     authorizationPolicies: [
       {
         apiVersion: "security.istio.io/v1",
@@ -70,18 +97,12 @@ export function benchWaypointConfig(
         },
       },
     ],
-    requestAuthentications: [],
-    telemetries: [],
-    wasmPlugins: [],
-    httpRoutes: [],
-    rootNamespace: "istio-system",
-    trustDomain: "cluster.local",
-  };
+  });
 }
 
-/** A started, configured waypoint with loopback admin ports; `ports.hbone` is where it listens. */
-export async function startBenchWaypoint(o: BenchWaypointOptions): Promise<Waypoint> {
-  const wp = new Waypoint({
+/** A bench waypoint with loopback admin ports on free ports, not yet started; `extra` adds or overrides options. */
+export function newBenchWaypoint(o: BenchWaypointListen, extra: Partial<WaypointOptions> = {}): Waypoint {
+  return new Waypoint({
     certs: () => o.cert,
     port: 0,
     host: o.host,
@@ -89,7 +110,13 @@ export async function startBenchWaypoint(o: BenchWaypointOptions): Promise<Waypo
     readinessPort: 0,
     adminHost: "127.0.0.1",
     upstreamHbonePort: o.upstreamHbonePort,
+    ...extra,
   });
+}
+
+/** A started, configured waypoint with loopback admin ports; `ports.hbone` is where it listens. */
+export async function startBenchWaypoint(o: BenchWaypointOptions): Promise<Waypoint> {
+  const wp = newBenchWaypoint(o);
   await wp.start();
   await wp.configure(benchWaypointConfig(o));
   return wp;
