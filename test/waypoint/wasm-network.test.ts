@@ -4,13 +4,11 @@
 import assert from "node:assert/strict";
 import type { Duplex } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { pathToFileURL } from "node:url";
-import { buildExamples, buildTestPlugins } from "../../examples/wasm/build.js";
 import type { WasmPlugin } from "../../src/api/resources.js";
-import { WaypointWasm } from "../../src/dataplane/waypoint/wasm/index.js";
+import type { WaypointWasm } from "../../src/dataplane/waypoint/wasm/index.js";
 import type { WaypointService } from "../../src/xds/waypoint-config.js";
-import { workloadCert } from "../hbone/fixtures.js";
-import { config, GATEWAY_REF, type Mesh, service, startMesh, WAYPOINT_ID } from "./harness.js";
+import { config, type Mesh } from "./harness.js";
+import { startWasmMesh, wasmPlugin } from "./wasm-harness.js";
 
 const REVIEWS_TCP = "10.96.0.10:9000";
 const RATINGS_TCP = "10.96.0.11:9000";
@@ -20,12 +18,7 @@ const WRONG_SHA = "0".repeat(64);
 let urls: Record<string, string> = {};
 
 function plugin(name: string, wasm: string, spec: Record<string, unknown>): WasmPlugin {
-  return {
-    apiVersion: "extensions.istio.io/v1alpha1",
-    kind: "WasmPlugin",
-    metadata: { name, namespace: "default" },
-    spec: { ...GATEWAY_REF, type: "NETWORK", url: urls[wasm], ...spec },
-  };
+  return wasmPlugin(name, urls[wasm], { type: "NETWORK", ...spec });
 }
 
 interface Outcome {
@@ -76,18 +69,7 @@ describe("NETWORK WasmPlugins in the waypoint's TCP path", () => {
   };
 
   before(async () => {
-    const built = { ...(await buildExamples()), ...(await buildTestPlugins(["probe"])) };
-    urls = Object.fromEntries(Object.entries(built).map(([k, p]) => [k, pathToFileURL(p).href]));
-    mesh = await startMesh(["reviews-v1", "ratings-v1"], { extensions: (c) => wasm.extensions(c) });
-    const cert = await workloadCert(mesh.ca, WAYPOINT_ID);
-    wasm = new WaypointWasm({
-      certs: () => cert,
-      metrics: mesh.waypoint.metrics,
-      upstreamHbonePort: mesh.podHbonePort,
-      log: (level, message, p) => logs.push(`${level} ${p} ${message}`),
-    });
-    const [reviews, ratings] = mesh.pods;
-    services = [service("reviews", "10.96.0.10", [reviews!]), service("ratings", "10.96.0.11", [ratings!])];
+    ({ mesh, wasm, services, urls } = await startWasmMesh(logs));
   });
 
   after(async () => {

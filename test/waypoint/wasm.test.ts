@@ -3,15 +3,14 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { parse } from "yaml";
-import { buildExamples, buildTestPlugins } from "../../examples/wasm/build.js";
 import type { WasmPlugin } from "../../src/api/resources.js";
-import { readWasmPlugin, WaypointWasm } from "../../src/dataplane/waypoint/wasm/index.js";
+import { readWasmPlugin, type WaypointWasm } from "../../src/dataplane/waypoint/wasm/index.js";
 import type { WaypointService } from "../../src/xds/waypoint-config.js";
-import { workloadCert } from "../hbone/fixtures.js";
-import { ap, config, GATEWAY_REF, type Mesh, service, startMesh, WAYPOINT_ID } from "./harness.js";
+import { ap, config, GATEWAY_REF, type Mesh, service, WAYPOINT_ID } from "./harness.js";
+import { startWasmMesh, wasmPlugin } from "./wasm-harness.js";
 
 const REVIEWS = "10.96.0.10:9080";
 const RATINGS = "10.96.0.11:9080";
@@ -21,12 +20,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 let urls: Record<string, string> = {};
 
 function plugin(name: string, wasm: string, spec: Record<string, unknown>): WasmPlugin {
-  return {
-    apiVersion: "extensions.istio.io/v1alpha1",
-    kind: "WasmPlugin",
-    metadata: { name, namespace: "default" },
-    spec: { ...GATEWAY_REF, url: urls[wasm], ...spec },
-  };
+  return wasmPlugin(name, urls[wasm], spec);
 }
 
 const toReviews = { targetRefs: [{ kind: "Service", group: "", name: "reviews" }] };
@@ -44,22 +38,10 @@ describe("WasmPlugin in the waypoint", () => {
     mesh.waypoint.configure(config(services, { wasmPlugins, ...extra }));
 
   before(async () => {
-    const built = { ...(await buildExamples()), ...(await buildTestPlugins(["probe"])) };
-    urls = Object.fromEntries(Object.entries(built).map(([k, p]) => [k, pathToFileURL(p).href]));
     const pair = await generateKeyPair("ES256");
     key = pair.privateKey;
     jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" };
-    mesh = await startMesh(["reviews-v1", "ratings-v1"], { extensions: (c) => wasm.extensions(c) });
-    const cert = await workloadCert(mesh.ca, WAYPOINT_ID);
-    wasm = new WaypointWasm({
-      certs: () => cert,
-      baseDir: ROOT,
-      metrics: mesh.waypoint.metrics,
-      upstreamHbonePort: mesh.podHbonePort,
-      log: (level, message, p) => logs.push(`${level} ${p} ${message}`),
-    });
-    const [reviews, ratings] = mesh.pods;
-    services = [service("reviews", "10.96.0.10", [reviews!]), service("ratings", "10.96.0.11", [ratings!])];
+    ({ mesh, wasm, services, urls } = await startWasmMesh(logs, ROOT));
   });
 
   after(async () => {
