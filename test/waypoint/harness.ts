@@ -309,3 +309,14 @@ export function ap(
 }
 
 export const GATEWAY_REF = { targetRefs: [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" }] };
+
+/** An HTTPRoute on reviews whose path regex does not compile: a config that carries it is refused whole. */
+export const INVALID_REGEX_ROUTE: WaypointL7Config["httpRoutes"][number] = {
+  apiVersion: "gateway.networking.k8s.io/v1",
+  kind: "HTTPRoute",
+  metadata: { name: "bad", namespace: "default" },
+  spec: {
+    parentRefs: [{ kind: "Service", group: "", name: "reviews" }],
+    rules: [{ matches: [{ path: { type: "RegularExpression", value: "([" } }] }],
+  },
+};

@@ -6,7 +6,7 @@ import { WaypointConfigSchema } from "../../src/xds/gen/ambit/waypoint/waypoint_
 import { MemorySource, waypointConfigResource, XdsClient, XdsServer } from "../../src/xds/index.js";
 import { WAYPOINT_CONFIG_TYPE_URL } from "../../src/xds/types.js";
 import type { WaypointL7Config } from "../../src/xds/waypoint-config.js";
-import { ap, config, GATEWAY_REF, service, startMesh } from "./harness.js";
+import { ap, config, GATEWAY_REF, INVALID_REGEX_ROUTE, service, startMesh } from "./harness.js";
 
 const REVIEWS = "10.96.0.10:9080";
 
@@ -89,17 +89,7 @@ describe("waypoint lifecycle", () => {
       const broken = {
         ...denyAll,
         authorizationPolicies: [],
-        httpRoutes: [
-          {
-            apiVersion: "gateway.networking.k8s.io/v1",
-            kind: "HTTPRoute",
-            metadata: { name: "bad", namespace: "default" },
-            spec: {
-              parentRefs: [{ kind: "Service", group: "", name: "reviews" }],
-              rules: [{ matches: [{ path: { type: "RegularExpression", value: "([" } }] }],
-            },
-          },
-        ],
+        httpRoutes: [INVALID_REGEX_ROUTE],
       };
       const [, r2] = resource(broken, "2");
       const nack = once(server, "nack");

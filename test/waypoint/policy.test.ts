@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { ap, config, GATEWAY_REF, type Mesh, service, startMesh } from "./harness.js";
+import { ap, config, GATEWAY_REF, INVALID_REGEX_ROUTE, type Mesh, service, startMesh } from "./harness.js";
 
 const REVIEWS = "10.96.0.10:9080";
 const RATINGS = "10.96.0.11:9080";
@@ -124,17 +124,7 @@ describe("waypoint L7 policy", () => {
   it("a broken config update is rejected whole and the previous policy stays enforced", async () => {
     const before = mesh.waypoint.state;
     const broken = config([], {
-      httpRoutes: [
-        {
-          apiVersion: "gateway.networking.k8s.io/v1",
-          kind: "HTTPRoute",
-          metadata: { name: "bad", namespace: "default" },
-          spec: {
-            parentRefs: [{ kind: "Service", group: "", name: "reviews" }],
-            rules: [{ matches: [{ path: { type: "RegularExpression", value: "([" } }] }],
-          },
-        },
-      ],
+      httpRoutes: [INVALID_REGEX_ROUTE],
       services: before!.config.services,
     });
     const rejected: string[] = [];
