@@ -2,19 +2,8 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { STATIC_DETAILS } from "./fixtures.js";
 import { type App, deadPort, getJson, json, type Recorder, startApp, startRecorder, url } from "./harness.js";
-
-const STATIC_DETAILS = {
-  id: 0,
-  author: "William Shakespeare",
-  year: 1595,
-  type: "paperback",
-  pages: 200,
-  publisher: "PublisherA",
-  language: "English",
-  "ISBN-10": "1234567890",
-  "ISBN-13": "123-1234567890",
-};
 
 // The shape of a Google Books volumes answer, trimmed to what details reads.
 const VOLUMES = {

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { PROPAGATED, STATIC_DETAILS, TEXT1, TEXT2 } from "./fixtures.js";
 import {
   type App,
   deadPort,
@@ -17,45 +18,11 @@ import {
   url,
 } from "./harness.js";
 
-const DETAILS = {
-  id: 0,
-  author: "William Shakespeare",
-  year: 1595,
-  type: "paperback",
-  pages: 200,
-  publisher: "PublisherA",
-  language: "English",
-  "ISBN-10": "1234567890",
-  "ISBN-13": "123-1234567890",
-};
-const TEXT1 = "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!";
-const TEXT2 =
-  "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.";
 const DETAILS_DOWN = "Sorry, product details are currently unavailable for this book.";
 const REVIEWS_DOWN = "Sorry, product reviews are currently unavailable for this book.";
 const RATINGS_DOWN = "Sorry, product ratings are currently unavailable for this book.";
 
-const TRACE = {
-  "x-request-id": "3f0c6a2e-productpage-test",
-  traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-  tracestate: "congo=t61rcWkgMzE",
-  "x-b3-traceid": "80f198ee56343ba864fe8b2a57d3eff7",
-  "x-b3-spanid": "e457b5a2e4d86bd1",
-  "x-b3-parentspanid": "05e3ac9a4f6e3b90",
-  "x-b3-sampled": "1",
-  "x-b3-flags": "0",
-  b3: "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1",
-  "x-ot-span-context": "ot-span",
-  "x-datadog-trace-id": "1",
-  "x-datadog-parent-id": "2",
-  "x-datadog-sampling-priority": "1",
-  "x-cloud-trace-context": "105445aa7843bc8bf206b12000100000/1;o=1",
-  "grpc-trace-bin": "AAAA",
-  sw8: "1-sw8",
-  "user-agent": "bookinfo-test/1.0",
-  authorization: "Bearer token",
-  jwt: "jwt-value",
-};
+const TRACE = { "x-request-id": "3f0c6a2e-productpage-test", ...PROPAGATED };
 
 function count(html: string, needle: string): number {
   return html.split(needle).length - 1;
@@ -84,7 +51,7 @@ describe("bookinfo productpage", () => {
   }
 
   before(async () => {
-    tracedDetails = await startRecorder((_req, res) => json(res, 200, DETAILS));
+    tracedDetails = await startRecorder((_req, res) => json(res, 200, STATIC_DETAILS));
     tracedRatings = await startRecorder((_req, res) =>
       json(res, 200, { id: 0, ratings: { Reviewer1: 5, Reviewer2: 4 } }),
     );
@@ -223,7 +190,7 @@ describe("bookinfo productpage", () => {
   });
 
   test("GET /api/v1/products/<id>, /reviews and /ratings relay the backends' JSON", async () => {
-    assert.deepEqual(await getJson(url(pp.v2, "/api/v1/products/0")), { status: 200, body: DETAILS });
+    assert.deepEqual(await getJson(url(pp.v2, "/api/v1/products/0")), { status: 200, body: STATIC_DETAILS });
     const reviews = await getJson(url(pp.v2, "/api/v1/products/0/reviews"));
     assert.equal(reviews.status, 200);
     assert.deepEqual(reviews.body, {

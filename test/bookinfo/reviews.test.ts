@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { PROPAGATED, TEXT1, TEXT2 } from "./fixtures.js";
 import {
   type App,
   deadPort,
@@ -15,9 +16,6 @@ import {
   url,
 } from "./harness.js";
 
-const TEXT1 = "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!";
-const TEXT2 =
-  "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.";
 const RATINGS = { id: 0, ratings: { Reviewer1: 5, Reviewer2: 4 } };
 
 function expected(podname: string, rating1?: object, rating2?: object): unknown {
@@ -124,25 +122,8 @@ describe("bookinfo reviews", () => {
   test("reviews forwards trace, identity and end-user headers to ratings", async () => {
     const sent = {
       "x-request-id": "9c1f0b5e-reviews-test",
-      traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-      tracestate: "congo=t61rcWkgMzE",
-      "x-b3-traceid": "80f198ee56343ba864fe8b2a57d3eff7",
-      "x-b3-spanid": "e457b5a2e4d86bd1",
-      "x-b3-parentspanid": "05e3ac9a4f6e3b90",
-      "x-b3-sampled": "1",
-      "x-b3-flags": "0",
-      b3: "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1",
-      "x-ot-span-context": "ot-span",
-      "x-datadog-trace-id": "1",
-      "x-datadog-parent-id": "2",
-      "x-datadog-sampling-priority": "1",
-      "x-cloud-trace-context": "105445aa7843bc8bf206b12000100000/1;o=1",
-      "grpc-trace-bin": "AAAA",
-      sw8: "1-sw8",
-      "user-agent": "bookinfo-test/1.0",
+      ...PROPAGATED,
       cookie: "session=abc",
-      authorization: "Bearer token",
-      jwt: "jwt-value",
       "end-user": "jason",
     };
     await getJson(url(v2, "/reviews/0"), sent);
