@@ -201,6 +201,8 @@ spec:
 `,
   );
 
+  const legacyClient = ["-f", B, "-f", legacy, "--from", "pod/legacy/client"];
+
   // data-plane.md §3.3: an uncaptured client is plaintext; STRICT PeerAuthentication refuses it (policy.md §3).
   test("an uncaptured client goes past the waypoint in plaintext and STRICT refuses it", async () => {
     const r = await golden(
@@ -212,31 +214,13 @@ spec:
   });
 
   test("an uncaptured client fails a principal-based ALLOW at the destination ztunnel", async () => {
-    const r = await check([
-      "-f",
-      B,
-      "-f",
-      legacy,
-      "--from",
-      "pod/legacy/client",
-      "--to",
-      "pod/bookinfo/reviews-v1:9080",
-    ]);
+    const r = await check([...legacyClient, "--to", "pod/bookinfo/reviews-v1:9080"]);
     assert.equal(r.exitCode, 1);
     assert.match(r.stdout, /reviews-callers .*: rule 0: from\[0\]\.source\.principals did not match/);
   });
 
   test("the same uncaptured client is allowed without STRICT when no ztunnel policy applies", async () => {
-    const r = await check([
-      "-f",
-      B,
-      "-f",
-      legacy,
-      "--from",
-      "pod/legacy/client",
-      "--to",
-      "service/bookinfo/details:9080",
-    ]);
+    const r = await check([...legacyClient, "--to", "service/bookinfo/details:9080"]);
     assert.equal(r.exitCode, 0, r.stdout);
   });
 
