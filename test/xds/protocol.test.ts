@@ -32,6 +32,19 @@ function raw(port: number, metadata?: Record<string, string>): RawStream {
   return s;
 }
 
+/** An XdsClient for addresses on `server`, started (and stopped after the test) and synced. */
+async function syncedClient(server: XdsServer): Promise<XdsClient> {
+  const client = new XdsClient({
+    address: `127.0.0.1:${server.port}`,
+    typeUrls: [ADDRESS_TYPE_URL],
+    node: { id: "n" },
+  });
+  client.start();
+  cleanups.push(() => client.stop());
+  await waitFor(() => client.synced, "sync");
+  return client;
+}
+
 describe("delta ADS protocol details", () => {
   test("on-demand: subscribing and unsubscribing * gets nothing; then named lookups get just those names", async () => {
     const source = new MemorySource();
@@ -118,14 +131,7 @@ describe("delta ADS protocol details", () => {
   test("the server pushes only the types a client subscribed to", async () => {
     const source = new MemorySource();
     const server = await serve(source);
-    const client = new XdsClient({
-      address: `127.0.0.1:${server.port}`,
-      typeUrls: [ADDRESS_TYPE_URL],
-      node: { id: "n" },
-    });
-    client.start();
-    cleanups.push(() => client.stop());
-    await waitFor(() => client.synced, "sync");
+    const client = await syncedClient(server);
     const clientNacks: string[] = [];
     client.on("nack", (n) => clientNacks.push(n.message));
     source.apply("type.googleapis.com/unknown.Thing", workloads(1));
@@ -138,14 +144,7 @@ describe("delta ADS protocol details", () => {
   test("the client NACKs a resource whose Any type differs from the response's type, and stays connected", async () => {
     const source = new MemorySource();
     const server = await serve(source);
-    const client = new XdsClient({
-      address: `127.0.0.1:${server.port}`,
-      typeUrls: [ADDRESS_TYPE_URL],
-      node: { id: "n" },
-    });
-    client.start();
-    cleanups.push(() => client.stop());
-    await waitFor(() => client.synced, "sync");
+    const client = await syncedClient(server);
     const [, policy] = authorizationResource(create(AuthorizationSchema, { name: "p", namespace: "ns" }));
     source.set(ADDRESS_TYPE_URL, "ns/p", policy.version, policy.resource);
     await waitFor(() => server.nacks.length === 1, "NACK");
