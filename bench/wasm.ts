@@ -11,30 +11,14 @@ import { buildExamples } from "../examples/wasm/build.js";
 import type { HeaderMap } from "../src/dataplane/wasm/header-map.js";
 import { WasmPluginHost } from "../src/dataplane/wasm/host.js";
 import type { Plugin } from "../src/dataplane/wasm/types.js";
+import { realisticRequest } from "../test/wasm/helpers.js";
 
 const LOOP_REQUESTS = 50_000;
 const LOOP_WARMUP = 5_000;
 const RATE = 1_000;
 const PROXY_ROUNDS = 3;
 const ROUND_SECONDS = 1;
-
-function realisticRequest(): HeaderMap {
-  return [
-    [":method", "GET"],
-    [":path", "/productpage?u=normal"],
-    [":authority", "productpage.bookinfo:9080"],
-    [":scheme", "http"],
-    ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"],
-    ["accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],
-    ["accept-language", "en-US,en;q=0.9"],
-    ["accept-encoding", "gzip, deflate, br"],
-    ["cookie", "session=0123456789abcdef0123456789abcdef; theme=dark"],
-    ["x-request-id", "1f2e3d4c-5b6a-7980-1a2b-3c4d5e6f7a8b"],
-    ["x-forwarded-for", "10.0.0.1"],
-    ["x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"],
-    ["x-b3-spanid", "e457b5a2e4d86bd1"],
-  ];
-}
+const AUTHORITY = "productpage.bookinfo:9080";
 
 function responseHeaders(): HeaderMap {
   return [
@@ -60,7 +44,7 @@ function stats(samplesUs: number[]): Stats {
 
 /** One request's worth of filter work; with no plugin only the header maps are built (the baseline). */
 function oneRequest(plugin: Plugin | undefined): void {
-  const req = realisticRequest();
+  const req = realisticRequest(AUTHORITY);
   const res = responseHeaders();
   if (plugin === undefined) return;
   const ctx = plugin.newHttpContext({ "source.address": "10.0.0.1", "source.port": 40000 });
@@ -182,7 +166,7 @@ async function main(): Promise<void> {
   ];
 
   process.stdout.write(
-    `\n1. Host callbacks per request, tight loop (${LOOP_REQUESTS} requests, ${realisticRequest().length} request headers)\n`,
+    `\n1. Host callbacks per request, tight loop (${LOOP_REQUESTS} requests, ${realisticRequest(AUTHORITY).length} request headers)\n`,
   );
   process.stdout.write(`${header}\n`);
   const loopResults = variants.map(([name, p]) => [name, loop(p)] as const);

@@ -34,23 +34,30 @@ export function captureLog(): { lines: LogLine[]; sink: (level: LogLevelName, me
   return { lines, sink: (level, message) => lines.push({ level, message }) };
 }
 
-export function request(path = "/", extra: HeaderMap = []): HeaderMap {
-  return [[":method", "GET"], [":path", path], [":authority", "svc.ns"], [":scheme", "http"], ...extra];
+export function request(path = "/", extra: HeaderMap = [], authority = "svc.ns"): HeaderMap {
+  return [[":method", "GET"], [":path", path], [":authority", authority], [":scheme", "http"], ...extra];
 }
 
-/** A realistic browser-like request header set (used by the memory test and the benchmark). */
-export function realisticRequest(): HeaderMap {
-  return request("/productpage?u=normal", [
-    ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"],
-    ["accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],
-    ["accept-language", "en-US,en;q=0.9"],
-    ["accept-encoding", "gzip, deflate, br"],
-    ["cookie", "session=0123456789abcdef0123456789abcdef; theme=dark"],
-    ["x-request-id", "1f2e3d4c-5b6a-7980-1a2b-3c4d5e6f7a8b"],
-    ["x-forwarded-for", "10.0.0.1"],
-    ["x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"],
-    ["x-b3-spanid", "e457b5a2e4d86bd1"],
-  ]);
+/** A realistic browser-like request header set (used by the memory test and bench/wasm.ts). */
+export function realisticRequest(authority = "svc.ns"): HeaderMap {
+  return request(
+    "/productpage?u=normal",
+    [
+      [
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+      ],
+      ["accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],
+      ["accept-language", "en-US,en;q=0.9"],
+      ["accept-encoding", "gzip, deflate, br"],
+      ["cookie", "session=0123456789abcdef0123456789abcdef; theme=dark"],
+      ["x-request-id", "1f2e3d4c-5b6a-7980-1a2b-3c4d5e6f7a8b"],
+      ["x-forwarded-for", "10.0.0.1"],
+      ["x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"],
+      ["x-b3-spanid", "e457b5a2e4d86bd1"],
+    ],
+    authority,
+  );
 }
 
 /** proxy_http_call over plain HTTP to `upstream` = "host:port", the way a waypoint would reach a cluster. */
