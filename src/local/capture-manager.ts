@@ -10,7 +10,10 @@ import {
   listenServerInNetns,
   originalDestination,
 } from "../dataplane/capture/listeners.js";
+import { CONNECT_TIMEOUT_MS } from "../dataplane/hbone/settings.js";
+import { sourcePreservingConnector } from "../dataplane/ztunnel/app-connect.js";
 import type { AppConnector } from "../dataplane/ztunnel/context.js";
+import type { PodDialer } from "../dataplane/ztunnel/pod-proxy.js";
 import type { LocalCluster, RunningPod } from "../runtime/index.js";
 import type { NodeAgent } from "./node-agent.js";
 
@@ -26,9 +29,17 @@ export class CaptureManager {
   /** Pod IP → netns, for the inbound leg of every ztunnel. */
   readonly #netnsByIp = new Map<string, string>();
 
-  constructor(cluster: LocalCluster, agents: ReadonlyMap<string, NodeAgent>) {
+  readonly #warn: (message: string) => void;
+
+  /** `warn` hears, once, why source IPs cannot be preserved toward apps here (§2.5 is best effort). */
+  constructor(
+    cluster: LocalCluster,
+    agents: ReadonlyMap<string, NodeAgent>,
+    warn: (message: string) => void = () => {},
+  ) {
     this.#cluster = cluster;
     this.#agents = agents;
+    this.#warn = warn;
   }
 
   isCaptured(namespace: string, name: string): boolean {
@@ -53,7 +64,12 @@ export class CaptureManager {
       await applyInpodRules(pod.netns);
       await agent.ztunnel.addWorkload(
         workloadUid(pod.namespace, pod.name),
-        { outbound, inboundPlaintext, hbone: { host: pod.ip, port: ZtunnelPorts.inboundHbone, listen: hboneListen } },
+        {
+          outbound,
+          inboundPlaintext,
+          hbone: { host: pod.ip, port: ZtunnelPorts.inboundHbone, listen: hboneListen },
+          dial: podDialer(pod.netns),
+        },
         (socket) => originalDestination(socket),
       );
       this.#captured.set(key, pod.node);
@@ -77,24 +93,38 @@ export class CaptureManager {
   }
 
   /**
-   * The inbound leg: from inside the destination pod, marked 1337, with the client's pod IP as source when it has
-   * one (§2.5); traffic from the host (SNAT-ed) is delivered from the pod's own side.
+   * The inbound leg: from inside the destination pod, marked 1337, with the tunnel's peer (the client pod, or the
+   * waypoint) as source when it is a pod IP (§2.5); traffic from the host (SNAT-ed) is delivered from the pod's own
+   * side, and so is everything when the kernel refuses the transparent bind.
    */
-  readonly connectApp: AppConnector = async (dst, src) => {
-    const netns = this.#netnsByIp.get(dst.address);
-    if (netns === undefined) return plain(dst.address, dst.port);
-    const spoof = this.#cluster.pods().some((p) => p.ip === src.address) && src.address !== dst.address;
-    const socket = await connectFromNetns(netns, {
-      host: dst.address,
-      port: dst.port,
-      mark: INPOD_MARK,
-      timeoutMs: 5_000,
-      ...(spoof ? { localAddress: src.address } : {}),
-    });
-    socket.allowHalfOpen = true;
-    socket.setNoDelay(true);
-    return socket;
-  };
+  readonly connectApp: AppConnector = sourcePreservingConnector(
+    async (dst, source) => {
+      const netns = this.#netnsByIp.get(dst.address);
+      if (netns === undefined) return plain(dst.address, dst.port);
+      const socket = await connectFromNetns(netns, {
+        host: dst.address,
+        port: dst.port,
+        mark: INPOD_MARK,
+        timeoutMs: 5_000,
+        ...(source === undefined ? {} : { localAddress: source }),
+      });
+      socket.allowHalfOpen = true;
+      socket.setNoDelay(true);
+      return socket;
+    },
+    {
+      spoofable: (src) => this.#cluster.pods().some((p) => p.ip === src.address),
+      warn: (m) => this.#warn(m),
+    },
+  );
+}
+
+/**
+ * A pod's outbound connections (HBONE and plain TCP) leave from inside its netns with mark 1337, so peers see the
+ * pod's IP and the in-pod rules do not capture them again (data-plane.md §2.2, §2.5).
+ */
+export function podDialer(netns: string): PodDialer {
+  return ({ host, port }) => connectFromNetns(netns, { host, port, mark: INPOD_MARK, timeoutMs: CONNECT_TIMEOUT_MS });
 }
 
 function plain(host: string, port: number): Promise<Socket> {

@@ -95,7 +95,7 @@ export class LocalMesh {
     this.logDir = o.logDir ?? defaultLogDir(this.prefix);
     this.#progress = o.progress ?? silentProgress;
     this.#stateRoot = o.stateRoot ?? STATE_ROOT;
-    this.#capture = new CaptureManager(this.cluster, this.agents);
+    this.#capture = new CaptureManager(this.cluster, this.agents, (m) => this.#progress.failed(m));
   }
 
   get controlPlane(): ControlPlane {

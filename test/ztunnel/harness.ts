@@ -5,8 +5,9 @@
 import { type AddressInfo, connect, createServer, Server, type Socket } from "node:net";
 import { ProxyState } from "../../src/dataplane/state/proxy-state.js";
 import { type ServiceView, type WorkloadView, workloadView } from "../../src/dataplane/state/types.js";
+import type { PodDialer } from "../../src/dataplane/ztunnel/pod-proxy.js";
 import type { Destination } from "../../src/dataplane/ztunnel/route.js";
-import { Ztunnel } from "../../src/dataplane/ztunnel/ztunnel.js";
+import { Ztunnel, type ZtunnelOptions } from "../../src/dataplane/ztunnel/ztunnel.js";
 import { MeshCa } from "../../src/identity/ca.js";
 import { type CertificateClient, CertificateManager } from "../../src/identity/cert-manager.js";
 
@@ -112,7 +113,7 @@ export class Mesh {
     return this.#ca;
   }
 
-  async node(name: string, state = new ProxyState()): Promise<TestNode> {
+  async node(name: string, state = new ProxyState(), options: Partial<ZtunnelOptions> = {}): Promise<TestNode> {
     const client: CertificateClient = {
       createCertificate: (csr, validity, identity) =>
         this.#ca.sign(csr, { node: name, identity, ttlMs: validity * 1000 }),
@@ -128,6 +129,7 @@ export class Mesh {
       host: "127.0.0.1",
       accessLog: (l) => logs.push(l),
       drainTimeoutMs: 1_000,
+      ...options,
     });
     await ztunnel.start();
     const n: TestNode = { name, state, certs, ztunnel, logs, pods: [] };
@@ -141,15 +143,19 @@ export class Mesh {
   }
 
   /** Enrolls a pod on a node: its workload goes to every node, its listeners to its node's ztunnel. */
-  async pod(node: TestNode, w: Partial<WorkloadView> & { uid: string; ip: string }): Promise<TestPod> {
+  async pod(
+    node: TestNode,
+    w: Partial<WorkloadView> & { uid: string; ip: string },
+    dial?: PodDialer,
+  ): Promise<TestPod> {
     const { ip, ...rest } = w;
     const view = workloadView({ name: w.uid, namespace: "default", node: node.name, addresses: [ip], ...rest });
     this.update({ workloads: { upsert: [view] } });
-    return this.enroll(node, w.uid, ip);
+    return this.enroll(node, w.uid, ip, dial);
   }
 
   /** Hands a pod's listeners to its node's ztunnel; the workload itself comes from wherever the state is fed. */
-  async enroll(node: TestNode, uid: string, ip: string): Promise<TestPod> {
+  async enroll(node: TestNode, uid: string, ip: string, dial?: PodDialer): Promise<TestPod> {
     const pod: TestPod = { uid, ip, outbound: new Capture(), plaintext: new Capture() };
     await node.ztunnel.addWorkload(
       uid,
@@ -157,6 +163,7 @@ export class Mesh {
         outbound: pod.outbound.server,
         inboundPlaintext: pod.plaintext.server,
         hbone: { host: ip, port: this.hbonePort },
+        ...(dial ? { dial } : {}),
       },
       (s) => pod.outbound.originalDestination(s) ?? pod.plaintext.originalDestination(s),
     );
@@ -178,6 +185,20 @@ export class Mesh {
         n += d.length;
       });
       s.on("end", () => s.end(`${name}:${n}`));
+      s.on("error", () => {});
+    });
+    this.#servers.push(server);
+    await listen(server, ip, port);
+    return server;
+  }
+
+  /** An app that answers `<name>:<peer address>` when the client half-closes: who it thinks is calling. */
+  async peerApp(ip: string, port: number, name: string): Promise<Server> {
+    const server = createServer({ allowHalfOpen: true }, (s) => {
+      this.#sockets.add(s);
+      s.once("close", () => this.#sockets.delete(s));
+      s.resume();
+      s.on("end", () => s.end(`${name}:${s.remoteAddress}`));
       s.on("error", () => {});
     });
     this.#servers.push(server);
@@ -214,6 +235,24 @@ export interface Exchange {
   reply: string;
   /** The error that ended the connection, if any (e.g. ECONNRESET). */
   error: NodeJS.ErrnoException | undefined;
+}
+
+/** A loopback stand-in for "connect from inside the pod": any 127/8 address can be bound without privileges. */
+export function dialFrom(localAddress: string | undefined, target: { host: string; port: number }): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({
+      host: target.host,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      ...(localAddress ? { localAddress } : {}),
+    });
+    s.once("connect", () => {
+      s.off("error", reject);
+      resolve(s);
+    });
+    s.once("error", reject);
+  });
 }
 
 /** Connects via a capture port, sends `payload`, half-closes and collects the reply. */

@@ -18,6 +18,7 @@ import { routeOutbound } from "./route.js";
 export interface OutboundPod {
   uid: string;
   pool: HbonePool;
+  dialTcp(host: string, port: number): Promise<Socket>;
   originalDestination: OriginalDestination;
 }
 
@@ -105,7 +106,7 @@ export async function handleOutbound(ctx: ProxyContext, pod: OutboundPod, socket
         },
       });
     } else {
-      upstream = await dialTcp(route.host, route.port);
+      upstream = await pod.dialTcp(route.host, route.port);
     }
   } catch (e) {
     record.fail(failureFlag(e), e instanceof Error ? e.message : String(e));

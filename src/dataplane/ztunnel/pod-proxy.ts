@@ -12,7 +12,7 @@ import { formatAccessLog } from "../telemetry/access-log.js";
 import type { OriginalDestination, ProxyContext } from "./context.js";
 import { inboundConnector } from "./inbound.js";
 import { handleInboundPlaintext } from "./inbound-plaintext.js";
-import { handleOutbound } from "./outbound.js";
+import { dialTcp, handleOutbound } from "./outbound.js";
 import { certSource } from "./peers.js";
 
 export interface PodSockets {
@@ -25,7 +25,15 @@ export interface PodSockets {
    * ztunnel's own netns; `listen` binds it elsewhere (e.g. `listenServerInNetns` into the pod's netns).
    */
   hbone: { host: string; port: number; listen?: (server: Server) => Promise<unknown> };
+  /**
+   * Opens the pod's outbound connections (HBONE and plain TCP) from inside its netns, so peers see the pod's IP as
+   * in Istio's in-pod mode (data-plane.md §2.2, §2.5). Without it they are dialed from the ztunnel's own netns.
+   */
+  dial?: PodDialer;
 }
+
+/** Connects to `target` as the pod; resolves with the connected socket. */
+export type PodDialer = (target: { host: string; port: number }) => Promise<Socket>;
 
 export class PodProxy {
   readonly uid: string;
@@ -33,6 +41,8 @@ export class PodProxy {
   readonly #sockets: PodSockets;
   readonly #originalDestination: OriginalDestination;
   readonly pool: HbonePool;
+  /** Plain TCP upstreams (workloads outside the mesh, passthrough), from the pod when it has a dialer. */
+  readonly dialTcp: (host: string, port: number) => Promise<Socket>;
   readonly #hbone: HboneServer;
   readonly #onOutbound = (s: Socket) => void handleOutbound(this.#ctx, this, s);
   readonly #onPlaintext = (s: Socket) => void handleInboundPlaintext(this.#ctx, this.uid, this.#originalDestination, s);
@@ -43,7 +53,16 @@ export class PodProxy {
     this.#sockets = sockets;
     this.#originalDestination = originalDestination;
     const certs = () => this.#certs();
-    this.pool = new HbonePool({ certs });
+    const dial = sockets.dial;
+    this.pool = new HbonePool({ certs, ...(dial ? { dial } : {}) });
+    this.dialTcp = dial
+      ? async (host, port) => {
+          const s = await dial({ host, port });
+          s.allowHalfOpen = true;
+          s.setNoDelay(true);
+          return s;
+        }
+      : dialTcp;
     this.#hbone = new HboneServer({
       host: sockets.hbone.host,
       port: sockets.hbone.port,
