@@ -207,7 +207,8 @@ export class HbonePool {
       );
       tcp.setNoDelay(true);
       tcp.setKeepAlive(true, TCP_KEEPALIVE_MS);
-      socket = tlsConnect({ socket: tcp, ...tls });
+      // host: the IP, so Node sends no SNI (it would default the server name to "localhost").
+      socket = tlsConnect({ socket: tcp, host: addr.host, port: addr.port, ...tls });
     } else {
       socket = tlsConnect({ host: addr.host, port: addr.port, ...tls });
       socket.setNoDelay(true);
