@@ -89,6 +89,22 @@ describe("HBONE pool dialer failures", () => {
     await pair.close();
   });
 
+  it("a dialer that throws synchronously is reported the same way", async () => {
+    const pair = await startPair({
+      pool: {
+        dial: () => {
+          throw new Error("capture addon missing");
+        },
+      },
+    });
+    await assert.rejects(
+      pair.pool.connect({ address: pair.address, target: "127.0.0.1:1", expectedIdentities: [SERVER_ID] }),
+      (e: Error & { code?: string }) =>
+        e.code === "AMBIT_HBONE_CONNECT_FAILED" && /capture addon missing/.test(e.message),
+    );
+    await pair.close();
+  });
+
   it("a dialer that never answers is AMBIT_HBONE_CONNECT_TIMEOUT after connectTimeoutMs, and a late socket is closed", async () => {
     let late: Socket | undefined;
     let deliver: (() => void) | undefined;

@@ -248,21 +248,26 @@ export class HbonePool {
         late = true;
         reject(this.#timeout(address));
       }, this.#connectTimeoutMs);
-      dialer(target, key).then(
-        (tcp) => {
-          clearTimeout(timer);
-          if (late) tcp.destroy();
-          else resolve(tcp);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          if (late) return;
-          const message = err instanceof Error ? err.message : String(err);
-          reject(
-            new AmbitError("AMBIT_HBONE_CONNECT_FAILED", `HBONE dial to ${address} failed: ${message}`, { cause: err }),
-          );
-        },
-      );
+      // Through a promise, so a dialer that throws synchronously is reported like one that rejects.
+      Promise.resolve()
+        .then(() => dialer(target, key))
+        .then(
+          (tcp) => {
+            clearTimeout(timer);
+            if (late) tcp.destroy();
+            else resolve(tcp);
+          },
+          (err: unknown) => {
+            clearTimeout(timer);
+            if (late) return;
+            const message = err instanceof Error ? err.message : String(err);
+            reject(
+              new AmbitError("AMBIT_HBONE_CONNECT_FAILED", `HBONE dial to ${address} failed: ${message}`, {
+                cause: err,
+              }),
+            );
+          },
+        );
     });
   }
 
