@@ -4,7 +4,12 @@
 
 import { type AddressInfo, connect, createServer, Server, type Socket } from "node:net";
 import { ProxyState } from "../../src/dataplane/state/proxy-state.js";
-import { type ServiceView, type WorkloadView, workloadView } from "../../src/dataplane/state/types.js";
+import {
+  type ServiceView,
+  type WorkloadView,
+  workloadIdentity,
+  workloadView,
+} from "../../src/dataplane/state/types.js";
 import type { PodDialer } from "../../src/dataplane/ztunnel/pod-proxy.js";
 import type { Destination } from "../../src/dataplane/ztunnel/route.js";
 import { Ztunnel, type ZtunnelOptions } from "../../src/dataplane/ztunnel/ztunnel.js";
@@ -167,6 +172,10 @@ export class Mesh {
       },
       (s) => pod.outbound.originalDestination(s) ?? pod.plaintext.originalDestination(s),
     );
+    // The HBONE server answers TLS with the certificate it already has (it cannot hold a handshake open), so a
+    // test's first tunnel to a just-enrolled pod must not race the pod's certificate fetch.
+    const w = node.state.workload(uid);
+    if (w) await node.certs.get(workloadIdentity(w));
     node.pods.push(pod);
     return pod;
   }
