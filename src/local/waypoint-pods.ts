@@ -10,6 +10,7 @@ import { CertificateManager } from "../identity/cert-manager.js";
 import type { RunningPod } from "../runtime/index.js";
 import { XdsClient } from "../xds/client.js";
 import { WAYPOINT_CONFIG_TYPE_URL } from "../xds/types.js";
+import { podDialer } from "./capture-manager.js";
 import { type FileSink, fileSink } from "./log-sink.js";
 
 export interface WaypointPodOptions {
@@ -52,6 +53,7 @@ export class WaypointPod {
       trustDomain: o.trustDomain,
       accessLog: (line) => this.#log.write(line),
       listen: (server, port) => listenServerInNetns(server, o.pod.netns, { port, host: o.pod.ip }),
+      dial: podDialer(o.pod.netns),
     });
     this.#xds = new XdsClient({
       address: o.xds,

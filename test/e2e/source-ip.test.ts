@@ -157,18 +157,12 @@ describe("ambit up: the client pod's source IP reaches the app and ztunnel's ipB
   });
 
   // §2.5, data-plane.md (b) 7: through a waypoint the app sees the waypoint's IP (it dials from its own pod).
-  it(
-    "through a waypoint the app sees the waypoint pod's IP",
-    {
-      todo: "needs WaypointOptions.dial (src/dataplane/waypoint) so the waypoint's HBONE leaves from its pod",
-    },
-    async () => {
-      const wp = mesh.state().waypoints[0]!;
-      let last = "";
-      await waitFor("the waypoint's IP", async () => {
-        last = await peer("http://via-waypoint/");
-        return last === `peer ${wp.ip}`;
-      }).catch((e: Error) => assert.fail(`${e.message}; last ${last}`));
-    },
-  );
+  it("through a waypoint the app sees the waypoint pod's IP", async () => {
+    const wp = mesh.state().waypoints[0]!;
+    let last = "";
+    await waitFor("the waypoint's IP", async () => {
+      last = await peer("http://via-waypoint/");
+      return last === `peer ${wp.ip}`;
+    }).catch((e: Error) => assert.fail(`${e.message}; last ${last}`));
+  });
 });

@@ -14,7 +14,7 @@ import { decodeWaypointConfig, validateResource } from "../../xds/resources.js";
 import { WAYPOINT_CONFIG_TYPE_URL } from "../../xds/types.js";
 import type { WaypointL7Config } from "../../xds/waypoint-config.js";
 import { formatAuthority } from "../hbone/headers.js";
-import { HbonePool } from "../hbone/pool.js";
+import { type HboneDialer, HbonePool } from "../hbone/pool.js";
 import { HboneServer, type TunnelInfo, type TunnelVerdict } from "../hbone/server.js";
 import type { CertProvider } from "../hbone/tls.js";
 import { close, listen, metricsServer, readinessServer } from "./admin.js";
@@ -49,6 +49,8 @@ export interface WaypointOptions {
    * the waypoint pod's network namespace. Resolves once listening.
    */
   listen?: (server: NetServer, port: number) => Promise<unknown>;
+  /** Opens the transport of each upstream HBONE session (e.g. inside the waypoint pod's netns); default a plain connect. */
+  dial?: HboneDialer;
   /** Port of the destinations' HBONE listeners; default 15008. */
   upstreamHbonePort?: number;
   lbPolicy?: LbPolicy;
@@ -99,7 +101,7 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
   constructor(opts: WaypointOptions) {
     super();
     this.#opts = opts;
-    this.#pool = new HbonePool({ certs: opts.certs });
+    this.#pool = new HbonePool({ certs: opts.certs, ...(opts.dial ? { dial: opts.dial } : {}) });
     this.#upstreams = new Upstreams({
       pool: this.#pool,
       hbonePort: opts.upstreamHbonePort ?? 15008,
