@@ -223,18 +223,13 @@ describe("waypoint with a real gRPC client and server", () => {
     );
   });
 
-  // gRPC's PROTOCOL-HTTP2.md: grpc-message percent-encodes only bytes outside 0x20-0x7E and '%', and grpc-js decodes
-  // it with decodeURI. The waypoint's local reply uses encodeURIComponent (src/dataplane/waypoint/local-reply.ts), which
-  // also escapes ':' as %3A, and decodeURI leaves that escape in place: the client reads "RBAC%3A access denied".
-  it(
-    'the denial\'s message reads "RBAC: access denied" at the client',
-    { todo: "local-reply.ts encodes grpc-message with encodeURIComponent instead of gRPC percent-encoding" },
-    async () => {
-      const err = (await call(client, "Denied", {})) as grpc.ServiceError;
-      assert.equal(err.code, grpc.status.PERMISSION_DENIED);
-      assert.equal(err.details, "RBAC: access denied");
-    },
-  );
+  // gRPC's PROTOCOL-HTTP2.md: grpc-message percent-encodes only bytes outside 0x20-0x7E and '%' (grpc-js decodes
+  // it with decodeURI, so an escaped ':' would reach the client as "%3A").
+  it('the denial\'s message reads "RBAC: access denied" at the client', async () => {
+    const err = (await call(client, "Denied", {})) as grpc.ServiceError;
+    assert.equal(err.code, grpc.status.PERMISSION_DENIED);
+    assert.equal(err.details, "RBAC: access denied");
+  });
 
   it("a server-side error status, message and trailing metadata reach the client unchanged", async () => {
     const err = (await call(client, "Fail", {})) as grpc.ServiceError;

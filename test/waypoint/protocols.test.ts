@@ -82,7 +82,7 @@ describe("waypoint protocols", () => {
     );
     assert.equal(denied.headers[":status"], 200);
     assert.equal(denied.headers["grpc-status"], "7");
-    assert.equal(decodeURIComponent(String(denied.headers["grpc-message"])), "RBAC: access denied");
+    assert.equal(denied.headers["grpc-message"], "RBAC: access denied");
     const text = await mesh.waypoint.metrics.render();
     assert.match(text, /istio_requests_total\{[^}]*request_protocol="grpc"[^}]*grpc_response_status="7"/);
     assert.match(text, /istio_requests_total\{[^}]*request_protocol="grpc"[^}]*grpc_response_status="0"/);
@@ -121,5 +121,14 @@ describe("waypoint protocols", () => {
     const t = await mesh.tunnel(TCP);
     t.end();
     await once(t, "close");
+  });
+});
+
+describe("grpc-message encoding (gRPC PROTOCOL-HTTP2)", () => {
+  it("only '%' and bytes outside 0x20-0x7E are percent-encoded, as UTF-8", async () => {
+    const { grpcPercentEncode } = await import("../../src/dataplane/waypoint/local-reply.js");
+    assert.equal(grpcPercentEncode("RBAC: access denied"), "RBAC: access denied");
+    assert.equal(grpcPercentEncode("100% sure\n"), "100%25 sure%0A");
+    assert.equal(grpcPercentEncode("café"), "caf%C3%A9");
   });
 });

@@ -54,7 +54,7 @@ export function sendLocalReply(ctx: RequestContext, r: LocalReply): void {
     const headers: Record<string, string | string[] | undefined> = {
       "content-type": "application/grpc",
       "grpc-status": String(grpc),
-      "grpc-message": encodeURIComponent(r.body),
+      "grpc-message": grpcPercentEncode(r.body),
       ...r.headers,
     };
     responseHooks(ctx, 200, headers);
@@ -74,4 +74,16 @@ export function sendLocalReply(ctx: RequestContext, r: LocalReply): void {
 /** Filters that saw the request see a local reply's headers too, in reverse order, as Envoy encodes local replies. */
 function responseHooks(ctx: RequestContext, status: number, headers: Record<string, string | string[] | undefined>) {
   for (let i = ctx.chain.length - 1; i >= 0; i--) ctx.chain[i]!.onResponseHeaders?.(ctx, status, headers);
+}
+
+/** gRPC's percent-encoding for `grpc-message` (PROTOCOL-HTTP2): only `%` and bytes outside 0x20–0x7E, as UTF-8. */
+export function grpcPercentEncode(message: string): string {
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out +=
+      byte < 0x20 || byte > 0x7e || byte === 0x25
+        ? `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
+        : String.fromCharCode(byte);
+  }
+  return out;
 }
