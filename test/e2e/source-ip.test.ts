@@ -3,13 +3,12 @@
 // against ipBlocks and presents to the app with a transparent connect. Through a waypoint the app sees the
 // waypoint's IP (Istio's waypoints do not spoof the client).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalMesh } from "../../src/local/local-mesh.js";
-import { leftovers } from "../../src/runtime/index.js";
-import { cidrsFor, inPod, prefixFor, skipReason, waitFor } from "./support.js";
+import type { LocalMesh } from "../../src/local/local-mesh.js";
+import { type FolderMesh, startFolderMesh, waypointsReady } from "./folder-mesh.js";
+import { inPod, prefixFor, skipReason, waitFor } from "./support.js";
 
 const reason = await skipReason();
 const PREFIX = prefixFor("s");
@@ -91,40 +90,23 @@ spec:
 `;
 
 describe("ambit up: the client pod's source IP reaches the app and ztunnel's ipBlocks", { skip: reason }, () => {
-  let dir: string;
+  let fm: FolderMesh;
   let mesh: LocalMesh;
-  const running = (name: string) => {
-    const p = mesh.state().pods.find((x) => x.name === name);
-    assert.ok(p, `pod ${name} runs`);
-    return p;
-  };
+  const running = (name: string) => fm.pod(name);
   const curl = (url: string) => inPod(running("client").netns, ["curl", "-s", "-m", "5", url]);
   /** The app's peer address, without the IPv4-mapped prefix of its dual-stack listener. */
   const peer = async (url: string) => (await curl(url)).stdout.replace("::ffff:", "");
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "ambit-e2e-"));
-    writeFileSync(join(dir, "folder.yaml"), FOLDER);
-    mesh = await LocalMesh.start({
-      folder: dir,
-      prefix: PREFIX,
-      nodes: 2,
-      ...cidrsFor(5),
-      debounceMs: 20,
-      stateRoot: join(dir, "run"),
-      logDir: join(dir, "logs"),
-    });
-    await waitFor("waypoint", () => mesh.state().waypoints.length === 1);
-    const wp = mesh.state().waypoints[0]!;
-    await waitFor("waypoint ready", async () => (await fetch(`http://${wp.readiness}/healthz/ready`)).ok);
+    fm = await startFolderMesh(FOLDER, PREFIX, 5);
+    mesh = fm.mesh;
+    await waypointsReady(mesh, 1);
     await waitFor("capture", () => running("client").captured && running("peer").captured);
     assert.notEqual(running("client").node, running("peer").node, "the call crosses nodes");
   });
 
   after(async () => {
-    await mesh?.stop();
-    assert.deepEqual(await leftovers(PREFIX), [], "nothing with the prefix is left");
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fm?.stop();
   });
 
   // §2.5: the inbound leg binds the HBONE peer's address, which in-pod dialing makes the client pod's IP.
@@ -140,7 +122,7 @@ describe("ambit up: the client pod's source IP reaches the app and ztunnel's ipB
 
   // policy.md ipBlocks at the destination ztunnel (data-plane.md §5): source.ip is the client pod's IP.
   it("an ipBlocks ALLOW for another IP resets the client; one for the client's pod IP lets it through", async () => {
-    const file = join(dir, "allow.yaml");
+    const file = join(fm.dir, "allow.yaml");
     try {
       writeFileSync(file, allowFrom("10.255.255.254"));
       await waitFor(

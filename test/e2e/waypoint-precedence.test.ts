@@ -3,13 +3,10 @@
 // Each waypoint carries an L7 DENY for its own path only, so a 403 on /via-<x> names the waypoint that handled
 // the request, and 200 on the other two proves the others did not.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalMesh } from "../../src/local/local-mesh.js";
-import { leftovers } from "../../src/runtime/index.js";
-import { cidrsFor, inPod, prefixFor, skipReason, waitFor } from "./support.js";
+import type { LocalMesh } from "../../src/local/local-mesh.js";
+import { type FolderMesh, startFolderMesh, waypointsReady } from "./folder-mesh.js";
+import { inPod, prefixFor, skipReason, waitFor } from "./support.js";
 
 const reason = await skipReason();
 const PREFIX = prefixFor("p");
@@ -97,13 +94,9 @@ spec:
 ].join("");
 
 describe("ambit up: use-waypoint on a Service or a pod beats the namespace label", { skip: reason }, () => {
-  let dir: string;
+  let fm: FolderMesh;
   let mesh: LocalMesh;
-  const running = (name: string) => {
-    const p = mesh.state().pods.find((x) => x.name === name);
-    assert.ok(p, `pod ${name} runs`);
-    return p;
-  };
+  const running = (name: string) => fm.pod(name);
   /** The waypoint that handled requests to `base`: the one whose path is refused, with 200 on the others. */
   const handledBy = async (base: string): Promise<string> => {
     const urls = WAYPOINTS.map((w) => `${base}/via-${w}`);
@@ -135,28 +128,14 @@ describe("ambit up: use-waypoint on a Service or a pod beats the namespace label
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "ambit-e2e-"));
-    writeFileSync(join(dir, "folder.yaml"), FOLDER);
-    mesh = await LocalMesh.start({
-      folder: dir,
-      prefix: PREFIX,
-      nodes: 2,
-      ...cidrsFor(4),
-      debounceMs: 20,
-      stateRoot: join(dir, "run"),
-      logDir: join(dir, "logs"),
-    });
-    await waitFor("three waypoints", () => mesh.state().waypoints.length === 3);
-    for (const wp of mesh.state().waypoints) {
-      await waitFor(`${wp.name} ready`, async () => (await fetch(`http://${wp.readiness}/healthz/ready`)).ok);
-    }
+    fm = await startFolderMesh(FOLDER, PREFIX, 4);
+    mesh = fm.mesh;
+    await waypointsReady(mesh, 3);
     await waitFor("capture", () => ["client", "plain", "svc-b", "pod-c"].every((n) => running(n).captured));
   });
 
   after(async () => {
-    await mesh?.stop();
-    assert.deepEqual(await leftovers(PREFIX), [], "nothing with the prefix is left");
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fm?.stop();
   });
 
   it("a Service without its own label uses the namespace's waypoint", async () => {

@@ -3,14 +3,11 @@
 // `dataplane-mode: none` in an ambient one) talk plaintext; and a ServiceEntry host with `addresses` resolves in
 // a pod (the runtime's hosts files, docs/runtime.md) and reaches its endpoint.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalMesh } from "../../src/local/local-mesh.js";
-import { leftovers } from "../../src/runtime/index.js";
+import type { LocalMesh } from "../../src/local/local-mesh.js";
 import { clusterNetns } from "../../src/runtime/names.js";
-import { cidrsFor, inPod, prefixFor, skipReason, waitFor } from "./support.js";
+import { type FolderMesh, startFolderMesh } from "./folder-mesh.js";
+import { inPod, prefixFor, skipReason, waitFor } from "./support.js";
 import { captureWire } from "./wire.js";
 
 const reason = await skipReason();
@@ -64,13 +61,9 @@ spec:
 ].join("");
 
 describe("ambit up: bytes on the cluster network, opting out, ServiceEntry DNS", { skip: reason }, () => {
-  let dir: string;
-  let mesh: LocalMesh;
-  const running = (name: string) => {
-    const p = mesh.state().pods.find((x) => x.name === name);
-    assert.ok(p, `pod ${name} runs`);
-    return p;
-  };
+  let fm: FolderMesh;
+  let _mesh: LocalMesh;
+  const running = (name: string) => fm.pod(name);
   /** A request carrying a marker no other traffic has, with tcpdump on every link of the cluster netns. */
   const sniff = async (from: string, to: string) => {
     const marker = `ambit-marker-${from}-${Date.now()}`;
@@ -90,24 +83,13 @@ describe("ambit up: bytes on the cluster network, opting out, ServiceEntry DNS",
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "ambit-e2e-"));
-    writeFileSync(join(dir, "folder.yaml"), FOLDER);
-    mesh = await LocalMesh.start({
-      folder: dir,
-      prefix: PREFIX,
-      nodes: 2,
-      ...cidrsFor(3),
-      debounceMs: 20,
-      stateRoot: join(dir, "run"),
-      logDir: join(dir, "logs"),
-    });
+    fm = await startFolderMesh(FOLDER, PREFIX, 3);
+    _mesh = fm.mesh;
     await waitFor("capture", () => running("client").captured && running("server").captured);
   });
 
   after(async () => {
-    await mesh?.stop();
-    assert.deepEqual(await leftovers(PREFIX), [], "nothing with the prefix is left");
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fm?.stop();
   });
 
   it("between captured pods on two nodes the link carries HBONE on 15008 and never the request in plaintext", async () => {
