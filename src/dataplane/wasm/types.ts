@@ -76,7 +76,7 @@ export interface LoadPluginOptions {
   properties?: PropertyBag;
 }
 
-export interface HttpContext {
+export interface HttpContext extends ContextLifecycle {
   readonly id: number;
   onRequestHeaders(headers: HeaderMap, endOfStream: boolean): HttpAction;
   /** After "continue", forward `takeRequestBody()`; after "pause" the host keeps buffering. */
@@ -93,6 +93,10 @@ export interface HttpContext {
   readonly addedResponseTrailers: HeaderMap | undefined;
   /** Settles when a paused callback's stream may proceed: how to proceed ("continue", a local response, "close"). */
   readonly resumed: Promise<HttpAction>;
+}
+
+/** The end of a context's life, the same for HTTP and stream contexts. */
+export interface ContextLifecycle {
   readonly paused: boolean;
   onLog(): void;
   /** False when the plugin wants to finish later; `finished` then settles when it calls proxy_done. */
@@ -103,7 +107,7 @@ export interface HttpContext {
   finish(): Promise<void>;
 }
 
-export interface StreamContext {
+export interface StreamContext extends ContextLifecycle {
   readonly id: number;
   onNewConnection(): StreamAction;
   onDownstreamData(chunk: Uint8Array, endOfStream: boolean): StreamAction;
@@ -113,12 +117,6 @@ export interface StreamContext {
   takeDownstreamData(): Uint8Array;
   takeUpstreamData(): Uint8Array;
   readonly resumed: Promise<StreamAction>;
-  readonly paused: boolean;
-  onLog(): void;
-  onDone(): boolean;
-  readonly finished: Promise<void>;
-  delete(): void;
-  finish(): Promise<void>;
 }
 
 export interface Plugin {
