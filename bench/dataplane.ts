@@ -21,6 +21,7 @@ import { serviceView, workloadView } from "../src/dataplane/state/types.js";
 import { Ztunnel } from "../src/dataplane/ztunnel/ztunnel.js";
 import { MeshCa } from "../src/identity/ca.js";
 import { CertificateManager } from "../src/identity/cert-manager.js";
+import { freePort } from "./lib/net.js";
 import { findNginx, type NginxProxy, startNginx } from "./lib/nginx.js";
 import { pct } from "./lib/stats.js";
 import { benchCert, startBenchWaypoint, WAYPOINT_ID } from "./lib/waypoint.js";
@@ -331,14 +332,6 @@ function ipcMeter(name: string, c: ChildProcess): Meter {
 
 function nginxMeter(n: NginxProxy): Meter {
   return { name: "nginx", usage: async () => ({ cpuMs: n.cpuMs(), rssMb: n.rssMb() }) };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 interface Path {

@@ -9,19 +9,22 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import type { Duplex } from "node:stream";
+import { type PeerCertificate, connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { HbonePool } from "../src/dataplane/hbone/pool.js";
 import { HboneServer } from "../src/dataplane/hbone/server.js";
 import { DATA_PLANE_NODE_FLAGS } from "../src/dataplane/hbone/settings.js";
 import { splice } from "../src/dataplane/hbone/splice.js";
-import type { CertSource } from "../src/dataplane/hbone/tls.js";
+import { type CertSource, secureContextFor, verifyServerIdentity } from "../src/dataplane/hbone/tls.js";
 import { MeshCa } from "../src/identity/ca.js";
 import { createCsr } from "../src/identity/csr.js";
+import { freePort } from "./lib/net.js";
+import { findNginx, findStreamModule, type NginxStreamProxy, startNginxStream } from "./lib/nginx.js";
+import { cpuMs } from "./lib/proc.js";
 
 const CLIENT_ID = "spiffe://cluster.local/ns/bench/sa/client";
 const SERVER_ID = "spiffe://cluster.local/ns/bench/sa/server";
@@ -38,28 +41,23 @@ interface Origins {
 const ROUNDS = 4;
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux, 100 ticks/s). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** CPU ms used by each process of the benchmark, summed over the runs it metered. */
+/** CPU ms used by each process of the benchmark (client, HBONE server, origins, nginx), summed over metered runs. */
 class CpuMeter {
-  readonly totals = [0, 0, 0];
-  constructor(readonly pids: readonly number[]) {}
+  readonly totals: number[];
+  constructor(readonly sources: ReadonlyArray<() => number>) {
+    this.totals = sources.map(() => 0);
+  }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
-    const before = this.pids.map(cpuMs);
+    const before = this.sources.map((f) => f());
     const result = await work();
-    this.pids.forEach((pid, i) => {
-      this.totals[i]! += cpuMs(pid) - before[i]!;
+    this.sources.forEach((f, i) => {
+      this.totals[i]! += f() - before[i]!;
     });
     return result;
   }
 
-  /** "client / server / origins" per unit of work. */
+  /** "client / server / origins[ / nginx]" per unit of work. */
   per(units: number, digits: number): string {
     return this.totals.map((t) => (t / units).toFixed(digits)).join(" / ");
   }
@@ -270,6 +268,143 @@ async function tunnelListener(
   return { server, port: await listen(server) };
 }
 
+/** A TLS connection as an HBONE client makes it (same suites, client certificate, SPIFFE check), without HTTP/2. */
+function tlsTo(port: number, certs: CertSource): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    // allowHalfOpen reaches the socket Node creates, though ConnectionOptions does not declare it.
+    const options = {
+      host: HOST,
+      port,
+      secureContext: secureContextFor(certs),
+      rejectUnauthorized: true,
+      allowHalfOpen: true,
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => verifyServerIdentity(cert, [SERVER_ID]),
+    };
+    const s = tlsConnect(options);
+    s.once("secureConnect", () => {
+      s.setNoDelay(true);
+      resolve(s);
+    });
+    s.once("error", reject);
+  });
+}
+
+/** nginx stream proxies (plain and TLS-terminating) in front of the origins' sink and HTTP server, when available. */
+async function nginxBaselines(origin: number, tls: CertSource): Promise<{ proxy?: NginxStreamProxy; note: string }> {
+  const bin = findNginx();
+  if (!bin)
+    return { note: "nginx: not on PATH, its rows are skipped (apt-get install nginx-light libnginx-mod-stream)" };
+  const module = findStreamModule(bin);
+  if (!module) return { note: `nginx: ${bin} has no stream module, its rows are skipped (libnginx-mod-stream)` };
+  const ports = { plainPort: await freePort(), tlsPort: await freePort() };
+  const pem = (v: CertSource["key"]) => String(v);
+  const proxy = await startNginxStream(
+    bin,
+    module,
+    ports,
+    { host: HOST, port: origin },
+    {
+      cert: pem(tls.cert),
+      key: pem(tls.key),
+      ca: [tls.ca].flat().map(pem).join("\n"),
+    },
+  );
+  return { proxy, note: `nginx: ${bin}, stream proxies, 1 worker, half-close; TLS 1.3 with client certificates` };
+}
+
+interface Path {
+  name: string;
+  open: () => Promise<Duplex>;
+}
+
+/** A markdown table with padded columns. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+/**
+ * (a) Bulk: every path carries the same bytes in each round; the order rotates from round to round and each path's
+ * ratio to direct is taken within the round, so slow drifts of a shared machine cancel out. Medians over rounds.
+ */
+async function bulkPart(paths: Path[], bytes: number, meter: () => CpuMeter): Promise<string> {
+  const rounds = 8;
+  const perRound = Math.max(1, Math.round(bytes / rounds / 2 ** 20)) * 2 ** 20;
+  // An untimed warm-up on each path first, so no round pays for JIT compilation, heap growth or a handshake.
+  for (const p of paths) await bulk(p.open, 64 * 2 ** 20);
+  const speeds = paths.map(() => [] as number[]);
+  const meters = paths.map(() => meter());
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < paths.length; k++) {
+      const i = (r + k) % paths.length;
+      speeds[i]!.push(await meters[i]!.run(() => bulk(paths[i]!.open, perRound)));
+    }
+  }
+  const gib = (rounds * perRound) / 2 ** 30;
+  const ratio = (i: number, j: number) => speeds[i]!.map((s, r) => s / speeds[j]![r]!);
+  const range = (xs: number[]) => `${pct(median(xs))} (${pct(Math.min(...xs))}–${pct(Math.max(...xs))})`;
+  const rows = paths.map((p, i) => [
+    p.name,
+    median(speeds[i]!).toFixed(0),
+    i === 0 ? "–" : range(ratio(i, 0)),
+    meters[i]!.per(gib, 0),
+  ]);
+  const out = [
+    `(a) bulk, one connection, ${rounds} rounds × ${perRound / 2 ** 20} MiB per path`,
+    table(
+      ["path", "MiB/s (median)", "÷ direct, median (min–max)", "CPU ms/GiB client / HBONE server / origins / nginx"],
+      rows,
+    ),
+    `(a) HBONE ÷ direct ${pct(median(ratio(1, 0)))} (goal ≥ 50%)`,
+  ];
+  const tlsIndex = paths.findIndex((p) => p.name === "nginx TLS");
+  if (tlsIndex > 0) out.push(`(a) HBONE ÷ nginx TLS ${pct(median(ratio(1, tlsIndex)))} (same crypto work, no HTTP/2)`);
+  return out.join("\n");
+}
+
+/** (b) HTTP/1.1 keep-alive requests: latency at a fixed 1,000 req/s and the maximum rate. */
+async function requestPart(paths: Path[]): Promise<string> {
+  const rows: string[][] = [];
+  let directP50 = 0;
+  for (const p of paths) {
+    const fixed = await fixedRate(p.open, 1000, 3);
+    const max = await maxRate(p.open, 16, 3);
+    if (rows.length === 0) directP50 = fixed.p50;
+    const added = fixed.p50 - directP50;
+    rows.push([
+      p.name,
+      fixed.p50.toFixed(3),
+      fixed.p99.toFixed(3),
+      rows.length === 0 ? "–" : `${added >= 0 ? "+" : ""}${added.toFixed(3)}`,
+      max.toFixed(0),
+    ]);
+  }
+  return [
+    "(b) HTTP/1.1 keep-alive, 1,000 req/s on one connection, then max rate on 16 (goal: HBONE pair adds < 0.2 ms p50)",
+    table(["path", "p50 ms", "p99 ms", "added p50 ms", "max req/s"], rows),
+  ].join("\n");
+}
+
+/** (c) New connections per second, 32 at a time; tunnels ride pooled sessions. */
+async function connectionPart(paths: Path[], meter: () => CpuMeter): Promise<string> {
+  const rates = paths.map(() => [] as number[]);
+  const meters = paths.map(() => meter());
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, p] of paths.entries()) rates[i]!.push(await meters[i]!.run(() => connRate(p.open, 32, 3 / ROUNDS)));
+  }
+  const rows = paths.map((p, i) => {
+    const made = (rates[i]!.reduce((x, y) => x + y) * 3) / ROUNDS;
+    return [p.name, median(rates[i]!).toFixed(0), meters[i]!.per(made / 1000, 0)];
+  });
+  return [
+    "(c) new connections/s, 32 concurrent (goal: HBONE ≥ 5,000/s)",
+    table(["path", "connections/s (median)", "CPU µs per connection client / HBONE server / origins / nginx"], rows),
+  ].join("\n");
+}
+
 async function main(): Promise<void> {
   const bytes = Number(process.env.HBONE_BENCH_BYTES ?? 2 ** 30);
   // HBONE_BENCH_ONLY=a,c runs only those parts (for profiling one of them).
@@ -287,101 +422,55 @@ async function main(): Promise<void> {
   const pool = new HbonePool({ certs: () => clientCerts });
   const viaHbone = (port: number) => () =>
     pool.connect({ address, target: `${HOST}:${port}`, expectedIdentities: [SERVER_ID] });
+  // One nginx per origin port: its stream proxies have a single upstream each.
+  const sinkNginx = await nginxBaselines(ports.sink, serverCerts);
+  const httpNginx = await nginxBaselines(ports.http, serverCerts);
+  const nginxCpu = () => (sinkNginx.proxy?.cpuMs() ?? 0) + (httpNginx.proxy?.cpuMs() ?? 0);
+  const procCpu = (pid: number) => () => cpuMs(pid);
+  const meter = () =>
+    new CpuMeter([procCpu(process.pid), procCpu(hboneChild.proc.pid!), procCpu(originsChild.proc.pid!), nginxCpu]);
+  const sections: string[] = [];
 
-  const rows: Array<[string, string, string, string]> = [];
-  const notes: string[] = [];
-  const meter = () => new CpuMeter([process.pid, hboneChild.proc.pid!, originsChild.proc.pid!]);
-  const fmt = (n: number, d = 0) => n.toFixed(d);
-  const delta = (n: number) => `${n >= 0 ? "+" : ""}${fmt(n, 3)} ms`;
-
-  // (a) bulk
   if (only("a")) {
-    const direct: number[] = [];
-    const tunnelled: number[] = [];
-    const [directCpu, tunnelCpu] = [meter(), meter()];
-    // Whole MiB per round: bulk() sends 1 MiB chunks.
-    const perRound = Math.max(1, Math.round(bytes / ROUNDS / 2 ** 20)) * 2 ** 20;
-    // An untimed warm-up on each path first, so no round pays for JIT compilation or heap growth.
-    await bulk(() => tcp(ports.sink), 64 * 2 ** 20);
-    await bulk(viaHbone(ports.sink), 64 * 2 ** 20);
-    for (let i = 0; i < ROUNDS; i++) {
-      direct.push(await directCpu.run(() => bulk(() => tcp(ports.sink), perRound)));
-      tunnelled.push(await tunnelCpu.run(() => bulk(viaHbone(ports.sink), perRound)));
+    const paths: Path[] = [
+      { name: "direct", open: () => tcp(ports.sink) },
+      { name: "HBONE", open: viaHbone(ports.sink) },
+    ];
+    const n = sinkNginx.proxy;
+    if (n) {
+      paths.push({ name: "nginx TLS", open: () => tlsTo(n.tlsPort, clientCerts) });
+      paths.push({ name: "nginx TCP", open: () => tcp(n.plainPort) });
     }
-    const gib = (ROUNDS * perRound) / 2 ** 30;
-    notes.push(
-      `(a) CPU ms per GiB, client / HBONE server / origins: direct ${directCpu.per(gib, 0)}, HBONE ${tunnelCpu.per(gib, 0)}`,
-    );
-    const ratios = direct.map((d, i) => tunnelled[i]! / d);
-    rows.push([
-      `(a) bulk ${ROUNDS}×${fmt(perRound / 2 ** 20)} MiB, MiB/s`,
-      fmt(median(direct)),
-      fmt(median(tunnelled)),
-      `${fmt(100 * median(ratios))}% (goal ≥50%)`,
-    ]);
+    sections.push(await bulkPart(paths, bytes, meter));
   }
 
-  // (b) HTTP/1.1 keep-alive through a client-side listener + HBONE server pair
   const local = await tunnelListener(pool, address, `${HOST}:${ports.http}`);
   if (only("b")) {
-    const direct = await fixedRate(() => tcp(ports.http), 1000, 3);
-    const tunnelled = await fixedRate(() => tcp(local.port), 1000, 3);
-    rows.push([
-      "(b) 1,000 req/s p50, ms",
-      fmt(direct.p50, 3),
-      fmt(tunnelled.p50, 3),
-      `${delta(tunnelled.p50 - direct.p50)} (goal <0.2)`,
-    ]);
-    rows.push([
-      "(b) 1,000 req/s p99, ms",
-      fmt(direct.p99, 3),
-      fmt(tunnelled.p99, 3),
-      delta(tunnelled.p99 - direct.p99),
-    ]);
-    const directMax = await maxRate(() => tcp(ports.http), 16, 3);
-    const tunnelMax = await maxRate(() => tcp(local.port), 16, 3);
-    rows.push([
-      "(b) max req/s, 16 keep-alive conns",
-      fmt(directMax),
-      fmt(tunnelMax),
-      `${fmt((100 * tunnelMax) / directMax)}%`,
-    ]);
+    const paths: Path[] = [
+      { name: "direct", open: () => tcp(ports.http) },
+      { name: "HBONE pair (client listener + HBONE server)", open: () => tcp(local.port) },
+    ];
+    const n = httpNginx.proxy;
+    if (n) paths.push({ name: "nginx TCP stream proxy", open: () => tcp(n.plainPort) });
+    sections.push(await requestPart(paths));
   }
 
-  // (c) new connections per second; tunnels ride pooled sessions
   if (only("c")) {
-    const direct: number[] = [];
-    const tunnelled: number[] = [];
-    const [directCpu, tunnelCpu] = [meter(), meter()];
-    for (let i = 0; i < ROUNDS; i++) {
-      direct.push(await directCpu.run(() => connRate(() => tcp(ports.closer), 32, 3 / ROUNDS)));
-      tunnelled.push(await tunnelCpu.run(() => connRate(viaHbone(ports.closer), 32, 3 / ROUNDS)));
-    }
-    const [directConns, tunnelConns] = [direct, tunnelled].map((rates) => (rates.reduce((x, y) => x + y) * 3) / ROUNDS);
-    notes.push(
-      `(c) CPU µs per connection, client / HBONE server / origins: direct ${directCpu.per(directConns! / 1000, 0)}, HBONE ${tunnelCpu.per(tunnelConns! / 1000, 0)}`,
-    );
-    rows.push([
-      "(c) new connections/s, 32 concurrent",
-      fmt(median(direct)),
-      fmt(median(tunnelled)),
-      `${fmt((100 * median(tunnelled)) / median(direct))}% (goal ≥5,000/s)`,
-    ]);
+    const paths: Path[] = [
+      { name: "direct", open: () => tcp(ports.closer) },
+      { name: "HBONE", open: viaHbone(ports.closer) },
+    ];
+    sections.push(await connectionPart(paths, meter));
   }
-  rows.push(["nginx TCP stream proxy", "-", "-", "skipped: nginx is not installed"]);
 
-  const header: [string, string, string, string] = ["measure", "direct", "HBONE", "ratio / delta"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line2 = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  console.log(line2(header));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const r of rows) console.log(line2(r));
-  for (const n of notes) console.log(n);
+  console.log(sections.join("\n\n"));
+  console.log(sinkNginx.note);
   console.log(`HBONE server node flags: ${serverFlags.join(" ") || "none"}`);
   console.log(`pool after run: ${JSON.stringify(pool.stats())}; loopback, 2 shared cores: expect ±20% noise`);
 
   local.server.close();
   await pool.close();
+  for (const n of [sinkNginx.proxy, httpNginx.proxy]) await n?.stop();
   for (const c of [hboneChild, originsChild]) {
     c.proc.stdin!.end();
     await once(c.proc, "exit");
