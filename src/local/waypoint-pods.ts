@@ -50,6 +50,11 @@ export class WaypointPod {
         if (!cert) throw new AmbitError("AMBIT_LOCAL_NO_CERTIFICATE", `no certificate for ${this.#identity} yet`);
         return certSource(cert);
       },
+      // A tunnel that arrives while the first certificate is being issued waits for it.
+      servingCerts: () => {
+        const cert = this.#certs.peek(this.#identity);
+        return cert ? certSource(cert) : this.#certs.get(this.#identity).then(certSource);
+      },
       trustDomain: o.trustDomain,
       accessLog: (line) => this.#log.write(line),
       listen: (server, port) => listenServerInNetns(server, o.pod.netns, { port, host: o.pod.ip }),

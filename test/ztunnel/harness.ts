@@ -118,10 +118,18 @@ export class Mesh {
     return this.#ca;
   }
 
-  async node(name: string, state = new ProxyState(), options: Partial<ZtunnelOptions> = {}): Promise<TestNode> {
+  /** A node whose CA answers after `signDelayMs` (default at once). */
+  async node(
+    name: string,
+    state = new ProxyState(),
+    options: Partial<ZtunnelOptions> = {},
+    signDelayMs = 0,
+  ): Promise<TestNode> {
     const client: CertificateClient = {
-      createCertificate: (csr, validity, identity) =>
-        this.#ca.sign(csr, { node: name, identity, ttlMs: validity * 1000 }),
+      createCertificate: async (csr, validity, identity) => {
+        if (signDelayMs) await new Promise((r) => setTimeout(r, signDelayMs));
+        return this.#ca.sign(csr, { node: name, identity, ttlMs: validity * 1000 });
+      },
     };
     const certs = new CertificateManager({ client });
     const logs: string[] = [];
@@ -172,10 +180,6 @@ export class Mesh {
       },
       (s) => pod.outbound.originalDestination(s) ?? pod.plaintext.originalDestination(s),
     );
-    // The HBONE server answers TLS with the certificate it already has (it cannot hold a handshake open), so a
-    // test's first tunnel to a just-enrolled pod must not race the pod's certificate fetch.
-    const w = node.state.workload(uid);
-    if (w) await node.certs.get(workloadIdentity(w));
     node.pods.push(pod);
     return pod;
   }

@@ -11,7 +11,7 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from "node:http2";
-import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
 import { AmbitError } from "../../errors.js";
@@ -30,7 +30,7 @@ import {
   TCP_KEEPALIVE_MS,
 } from "./settings.js";
 import { splice } from "./splice.js";
-import { ALPN, type CertProvider, type CertSource, peerIdentity, secureContextOptions, untrustedPeer } from "./tls.js";
+import { ALPN, type CertSource, peerIdentity, secureContextOptions, untrustedPeer } from "./tls.js";
 
 export interface TunnelInfo {
   /** The client's SPIFFE identity, from its certificate. */
@@ -62,7 +62,14 @@ export interface HboneServerOptions {
    * (in-pod mode: the proxy lives in another netns than the address it serves). Resolves once listening.
    */
   listen?: (server: NetServer) => Promise<unknown>;
-  certs: CertProvider;
+  /**
+   * The certificate to serve with, asked for each new connection. A promise (the workload's first certificate is
+   * still being issued) holds the connection, unread, until it settles or `certWaitMs` passes, as ztunnel waits
+   * for its certificate fetch instead of refusing the client.
+   */
+  certs: ServerCertProvider;
+  /** How long a new connection waits for a certificate that is still being issued (default: handshake timeout). */
+  certWaitMs?: number;
   /** Clients must hold an identity in this trust domain. */
   trustDomain: string;
   /** Runs before anything is dialed; anything but `true` refuses the tunnel. */
@@ -77,6 +84,9 @@ export interface HboneServerOptions {
   keepaliveIntervalMs?: number;
   keepaliveTimeoutMs?: number;
 }
+
+/** The serving certificate now, or once it has been issued. */
+export type ServerCertProvider = () => CertSource | Promise<CertSource>;
 
 export interface HboneServerEvents {
   /** A connection or stream was refused; `error.code` says why. Never carries key material. */
@@ -93,7 +103,9 @@ interface SessionInfo {
 
 export class HboneServer extends EventEmitter<HboneServerEvents> {
   readonly #opts: HboneServerOptions;
-  readonly #listener: TlsServer;
+  /** Accepts TCP; a connection is handed to #tls once there is a certificate to serve it with. */
+  readonly #listener: NetServer;
+  readonly #tls: TlsServer;
   #servingSrc: CertSource | undefined;
   /** Every accepted TCP connection, so stop() can cut even those still handshaking. */
   readonly #sockets = new Set<Socket>();
@@ -112,16 +124,17 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     this.#h2.on("session", (s) => this.#onSession(s));
     this.#h2.on("stream", (stream, headers) => this.#onStream(stream, headers));
     // Chain verification is checked in #checkClient (rejectUnauthorized off) so refusals can be reported.
-    this.#listener = createTlsServer({
+    // pauseOnConnect: nothing is read until #tls wraps the socket, so the ClientHello waits for it in the kernel.
+    this.#listener = createNetServer({ pauseOnConnect: true }, (raw) => void this.#onConnection(raw));
+    this.#tls = createTlsServer({
       requestCert: true,
       rejectUnauthorized: false,
       ALPNProtocols: ALPN,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...secureContextOptions(undefined),
     });
-    this.#listener.prependListener("connection", (raw: Socket) => this.#beforeHandshake(raw));
-    this.#listener.on("secureConnection", (socket) => this.#onSecureConnection(socket));
-    this.#listener.on("tlsClientError", (err, socket) => {
+    this.#tls.on("secureConnection", (socket) => this.#onSecureConnection(socket));
+    this.#tls.on("tlsClientError", (err, socket) => {
       this.#reject(
         new AmbitError("AMBIT_HBONE_HANDSHAKE", `TLS handshake failed (is the client speaking mTLS?): ${err.message}`),
         `${socket.remoteAddress}:${socket.remotePort}`,
@@ -190,33 +203,43 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
   }
 
   /**
-   * Runs before the TLS server wraps a new connection: picks up a rotated certificate so it applies to this and
-   * later sessions, while sessions already established keep theirs.
+   * A new TCP connection: waits for the certificate if it is still being issued, picks up a rotated one so it
+   * applies to this and later sessions (established sessions keep theirs), then starts TLS.
    */
-  #beforeHandshake(raw: Socket): void {
+  async #onConnection(raw: Socket): Promise<void> {
     if (this.#draining) {
       raw.destroy();
       return;
     }
     this.#sockets.add(raw);
     raw.once("close", () => this.#sockets.delete(raw));
+    // Until TLS owns the socket, a reset from the client only ends this connection.
+    const onEarlyError = () => raw.destroy();
+    raw.on("error", onEarlyError);
     raw.setNoDelay(true);
     raw.setKeepAlive(true, TCP_KEEPALIVE_MS);
     let src: CertSource;
     try {
-      src = this.#opts.certs();
+      const pending = this.#opts.certs();
+      src = pending instanceof Promise ? await within(pending, this.#opts.certWaitMs ?? HANDSHAKE_TIMEOUT_MS) : pending;
     } catch (e) {
       raw.destroy();
       this.#reject(
         new AmbitError("AMBIT_HBONE_NO_CERTIFICATE", `no workload certificate to serve with: ${String(e)}`),
-        "",
+        `${raw.remoteAddress ?? ""}:${raw.remotePort ?? ""}`,
       );
+      return;
+    }
+    if (raw.destroyed || this.#draining) {
+      raw.destroy();
       return;
     }
     if (src !== this.#servingSrc) {
       this.#servingSrc = src;
-      this.#listener.setSecureContext(secureContextOptions(src));
+      this.#tls.setSecureContext(secureContextOptions(src));
     }
+    raw.off("error", onEarlyError);
+    this.#tls.emit("connection", raw);
   }
 
   #onSecureConnection(socket: TLSSocket): void {
@@ -359,4 +382,13 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
   #reject(error: AmbitError, remote: string): void {
     this.emit("rejected", error, remote);
   }
+}
+
+/** `p`, or a rejection once `ms` have passed. */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }

@@ -15,7 +15,7 @@ import { WAYPOINT_CONFIG_TYPE_URL } from "../../xds/types.js";
 import type { WaypointL7Config } from "../../xds/waypoint-config.js";
 import { formatAuthority } from "../hbone/headers.js";
 import { type HboneDialer, HbonePool } from "../hbone/pool.js";
-import { HboneServer, type TunnelInfo, type TunnelVerdict } from "../hbone/server.js";
+import { HboneServer, type ServerCertProvider, type TunnelInfo, type TunnelVerdict } from "../hbone/server.js";
 import type { CertProvider } from "../hbone/tls.js";
 import { close, listen, metricsServer, readinessServer } from "./admin.js";
 import { DEFAULT_OUTLIER, EndpointHealthTable, type LbPolicy, type OutlierOptions } from "./balancer.js";
@@ -34,8 +34,10 @@ import type { TelemetryDefaults } from "./telemetry.js";
 import { Upstreams } from "./upstream.js";
 
 export interface WaypointOptions {
-  /** The waypoint's own certificate (a CertificateManager's `peek` in production). */
+  /** The waypoint's own certificate for its upstream tunnels (a CertificateManager's `peek` in production). */
   certs: CertProvider;
+  /** The certificate its HBONE listener serves; may wait for one still being issued. Default: `certs`. */
+  servingCerts?: ServerCertProvider;
   trustDomain?: string;
   /** HBONE listener; default 15008 on all addresses. */
   port?: number;
@@ -129,7 +131,7 @@ export class Waypoint extends EventEmitter<WaypointEvents> {
       port: opts.port ?? 15008,
       host: opts.host,
       ...(opts.listen ? { listen: (server: NetServer) => opts.listen!(server, opts.port ?? 15008) } : {}),
-      certs: opts.certs,
+      certs: opts.servingCerts ?? opts.certs,
       trustDomain: opts.trustDomain ?? "cluster.local",
       authorize: (_peer, target) => this.#authorize(target),
       onTunnel: (stream, info) => this.#onTunnel(stream, info),

@@ -67,7 +67,7 @@ export class PodProxy {
       host: sockets.hbone.host,
       port: sockets.hbone.port,
       ...(sockets.hbone.listen ? { listen: sockets.hbone.listen } : {}),
-      certs,
+      certs: () => this.#servingCerts(),
       trustDomain: ctx.trustDomain,
       connectUpstream: inboundConnector(ctx, uid),
     });
@@ -126,16 +126,27 @@ export class PodProxy {
     this.#sockets.inboundPlaintext.close();
   }
 
-  /** The pod's current certificate (synchronous, for TLS); a missing one is fetched for the next connection. */
+  /** The pod's current certificate (synchronous, for outbound TLS); a missing one is fetched for the next connection. */
   #certs(): CertSource {
-    const w = this.#ctx.state.workload(this.uid);
-    if (!w) throw new AmbitError("AMBIT_ZTUNNEL_UNKNOWN_WORKLOAD", `workload ${this.uid} is not known yet`);
-    const id = workloadIdentity(w);
+    const id = this.#identity();
     const cert = this.#ctx.certificates.peek(id);
     if (!cert) {
       this.#ctx.certificates.add(id);
       throw new AmbitError("AMBIT_ZTUNNEL_NO_CERTIFICATE", `no certificate for ${id} yet`);
     }
     return certSource(cert);
+  }
+
+  /** The certificate inbound HBONE serves: the cached one, or the one being issued (ztunnel waits for it too). */
+  #servingCerts(): CertSource | Promise<CertSource> {
+    const id = this.#identity();
+    const cert = this.#ctx.certificates.peek(id);
+    return cert ? certSource(cert) : this.#ctx.certificates.get(id).then(certSource);
+  }
+
+  #identity(): string {
+    const w = this.#ctx.state.workload(this.uid);
+    if (!w) throw new AmbitError("AMBIT_ZTUNNEL_UNKNOWN_WORKLOAD", `workload ${this.uid} is not known yet`);
+    return workloadIdentity(w);
   }
 }
