@@ -7,7 +7,6 @@ import { ProxyState } from "../../src/dataplane/state/proxy-state.js";
 import {
   type ServiceView,
   type WorkloadView,
-  workloadIdentity,
   workloadView,
 } from "../../src/dataplane/state/types.js";
 import type { PodDialer } from "../../src/dataplane/ztunnel/pod-proxy.js";
