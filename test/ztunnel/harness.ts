@@ -4,11 +4,7 @@
 
 import { type AddressInfo, connect, createServer, Server, type Socket } from "node:net";
 import { ProxyState } from "../../src/dataplane/state/proxy-state.js";
-import {
-  type ServiceView,
-  type WorkloadView,
-  workloadView,
-} from "../../src/dataplane/state/types.js";
+import { type ServiceView, type WorkloadView, workloadView } from "../../src/dataplane/state/types.js";
 import type { PodDialer } from "../../src/dataplane/ztunnel/pod-proxy.js";
 import type { Destination } from "../../src/dataplane/ztunnel/route.js";
 import { Ztunnel, type ZtunnelOptions } from "../../src/dataplane/ztunnel/ztunnel.js";

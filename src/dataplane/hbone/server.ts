@@ -50,6 +50,12 @@ export interface TunnelRejection {
   reason: string;
 }
 
+/** An upstream with headers for the 200 (ztunnel's response `baggage` for the destination workload). */
+export interface AcceptedTunnel {
+  upstream: Duplex;
+  responseHeaders: Record<string, string>;
+}
+
 /** `true` allows; `false` or a reason denies with 401; a TunnelRejection picks the status. */
 export type TunnelVerdict = boolean | string | TunnelRejection;
 
@@ -78,7 +84,7 @@ export interface HboneServerOptions {
    * Dials the destination before 200 is sent; a throw or a TunnelRejection answers 503 (or the rejection's
    * status). The server then copies bytes both ways with half-close. Sockets must be allowHalfOpen.
    */
-  connectUpstream?: (info: TunnelInfo) => Promise<Duplex | TunnelRejection>;
+  connectUpstream?: (info: TunnelInfo) => Promise<Duplex | AcceptedTunnel | TunnelRejection>;
   /** Receives the tunnel after 200 when there is no connectUpstream (e.g. a waypoint parsing HTTP in it). */
   onTunnel?: (stream: Duplex, info: TunnelInfo) => void;
   keepaliveIntervalMs?: number;
@@ -341,25 +347,29 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
       }
     }
     let upstream: Duplex | undefined;
+    let responseHeaders: Record<string, string> = {};
     if (this.#opts.connectUpstream) {
-      let result: Duplex | TunnelRejection;
+      let result: Duplex | AcceptedTunnel | TunnelRejection;
       try {
         result = await this.#opts.connectUpstream(info);
       } catch (e) {
         result = { status: 503, reason: `upstream connect failed: ${e instanceof Error ? e.message : String(e)}` };
       }
-      if (!("pipe" in result)) {
+      if ("pipe" in result) upstream = result;
+      else if ("upstream" in result) {
+        upstream = result.upstream;
+        responseHeaders = result.responseHeaders;
+      } else {
         this.#refuse(stream, result, remote);
         return;
       }
-      upstream = result;
     }
     if (stream.destroyed || stream.closed) {
       upstream?.destroy();
       return;
     }
     surfaceResets(stream, `tunnel from ${info.peer} to ${info.headers[":authority"]}`);
-    stream.respond({ ":status": 200 });
+    stream.respond({ ...responseHeaders, ":status": 200 });
     this.emit("tunnel", info);
     if (upstream) splice(stream, upstream).catch(() => {});
     else this.#opts.onTunnel?.(stream, info);

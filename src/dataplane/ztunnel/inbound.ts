@@ -4,15 +4,14 @@
 // policy change can close them.
 
 import { isIP, type Socket } from "node:net";
-import type { Duplex } from "node:stream";
 import { AmbitError } from "../../errors.js";
 import type { Decision } from "../../policy/decision.js";
 import type { L4Connection } from "../../policy/request.js";
-import type { TunnelInfo, TunnelRejection } from "../hbone/server.js";
+import type { AcceptedTunnel, TunnelInfo, TunnelRejection } from "../hbone/server.js";
 import type { ProxyState } from "../state/proxy-state.js";
 import type { ServiceView, WorkloadView } from "../state/types.js";
 import type { ProxyContext } from "./context.js";
-import { peerFromBaggage, peerInfo, serviceInfo } from "./peers.js";
+import { baggageFor, peerFromBaggage, peerInfo, serviceInfo } from "./peers.js";
 import { ConnectionRecord } from "./record.js";
 import { ZTUNNEL_PORTS } from "./route.js";
 
@@ -77,7 +76,7 @@ function resolveTarget(local: WorkloadView, info: TunnelInfo): { ip: string; por
 export function inboundConnector(
   ctx: ProxyContext,
   uid: string,
-): (info: TunnelInfo) => Promise<Duplex | TunnelRejection> {
+): (info: TunnelInfo) => Promise<AcceptedTunnel | TunnelRejection> {
   return async (info) => {
     const local = await ctx.localWorkload(uid);
     if (!local) return { status: 503, reason: `unknown local workload ${uid}` };
@@ -137,6 +136,7 @@ export function inboundConnector(
       // Request bytes went to the app (received), response bytes came from it (sent).
       record.finish({ received: app.bytesWritten, sent: app.bytesRead });
     });
-    return app;
+    // ENABLE_RESPONSE_BAGGAGE (on by default): the 200 describes the destination workload.
+    return { upstream: app, responseHeaders: { baggage: baggageFor(local) } };
   };
 }
