@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { join } from "node:path";
 import { AmbitError } from "../errors.js";
 import { verifiedCsr } from "./csr.js";
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, isValidTrustDomain, parseSpiffeId } from "./spiffe.js";
@@ -14,6 +15,7 @@ import {
   importSigningKey,
   privateKeyToPem,
   type SigningAlgorithm,
+  splitPemBundle,
   subtle,
   x509,
 } from "./x509.js";
@@ -39,6 +41,29 @@ export interface GenerateRootOptions extends MeshCaOptions {
   rootTtlMs?: number;
 }
 
+/**
+ * Istio's plug-in CA (the `cacerts` secret): the CA that signs, its key, that CA's chain (itself first, then any
+ * intermediates, usually ending with the root) and the root the mesh trusts.
+ */
+export interface PluginCaPem {
+  /** `ca-cert.pem` */
+  caCert: string;
+  /** `ca-key.pem` */
+  caKey: string;
+  /** `cert-chain.pem` */
+  certChain: string;
+  /** `root-cert.pem` */
+  rootCert: string;
+}
+
+/** The file names of a plug-in CA folder, as istiod reads them from `/etc/cacerts`. */
+export const PLUGIN_CA_FILES: Readonly<Record<keyof PluginCaPem, string>> = {
+  caCert: "ca-cert.pem",
+  caKey: "ca-key.pem",
+  certChain: "cert-chain.pem",
+  rootCert: "root-cert.pem",
+};
+
 export interface SignRequest {
   /** The node asking (taken from its authenticated token, never from the request body). */
   node: string;
@@ -57,7 +82,10 @@ export class MeshCa {
   /** The root certificate, PEM: the mesh trust bundle. */
   readonly rootPem: string;
   authorizer: Authorizer;
-  readonly #root: x509.X509Certificate;
+  /** The certificate that signs: the root itself, or a plug-in intermediate. */
+  readonly #signer: x509.X509Certificate;
+  /** What follows a leaf in an issued chain: the signer's chain up to and including the root, PEM. */
+  readonly #chainAfterLeaf: string[];
   readonly #key: CryptoKey;
   readonly #algorithm: SigningAlgorithm;
   readonly #defaultTtlMs: number;
@@ -66,14 +94,21 @@ export class MeshCa {
   readonly #nodeByTokenHash = new Map<string, string>();
   readonly #tokenHashByNode = new Map<string, string>();
 
-  private constructor(root: x509.X509Certificate, key: CryptoKey, algorithm: SigningAlgorithm, opts: MeshCaOptions) {
+  private constructor(
+    signer: x509.X509Certificate,
+    key: CryptoKey,
+    algorithm: SigningAlgorithm,
+    opts: MeshCaOptions,
+    chain: { afterLeaf: string[]; rootPem: string } = { afterLeaf: [pem(signer)], rootPem: pem(signer) },
+  ) {
     const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
     if (!isValidTrustDomain(trustDomain)) {
       throw new AmbitError("AMBIT_CA_CONFIG", `invalid trust domain "${trustDomain}"`);
     }
     this.trustDomain = trustDomain;
-    this.#root = root;
-    this.rootPem = `${root.toString("pem")}\n`;
+    this.#signer = signer;
+    this.#chainAfterLeaf = chain.afterLeaf;
+    this.rootPem = chain.rootPem;
     this.#key = key;
     this.#algorithm = algorithm;
     this.#defaultTtlMs = opts.defaultTtlMs ?? DAY;
@@ -107,16 +142,59 @@ export class MeshCa {
   /** Loads an existing root (certificate and ECDSA key, PEM). */
   static async fromPem(certPem: string, keyPem: string, opts: MeshCaOptions = {}): Promise<MeshCa> {
     const root = new x509.X509Certificate(certPem);
-    const { key, algorithm } = await importSigningKey(keyPem);
-    const basic = root.getExtension(x509.BasicConstraintsExtension);
-    if (!basic?.ca) throw new AmbitError("AMBIT_CA_CONFIG", "the CA certificate is not a CA (basicConstraints)");
-    const probe = new Uint8Array([1]);
-    const sig = await subtle.sign(algorithm, key, probe);
-    const pub = await root.publicKey.export(algorithm, ["verify"]);
-    if (!(await subtle.verify(algorithm, pub, sig, probe))) {
-      throw new AmbitError("AMBIT_CA_CONFIG", "the CA key does not match the CA certificate");
-    }
+    const { key, algorithm } = await signingKeyFor(root, keyPem, "the CA certificate");
     return new MeshCa(root, key, algorithm, opts);
+  }
+
+  /**
+   * Loads a plug-in CA: workload certificates are signed by `caCert` (an intermediate) and carry its chain, while
+   * the mesh trusts `rootCert`. Every link is checked: the signer is a CA, the key is its key, each certificate of
+   * the chain is signed by the next, and the chain ends at (or is signed by) the root.
+   */
+  static async fromPlugin(files: PluginCaPem, opts: MeshCaOptions = {}): Promise<MeshCa> {
+    const signer = parseOne(files.caCert, PLUGIN_CA_FILES.caCert);
+    const root = parseOne(files.rootCert, PLUGIN_CA_FILES.rootCert);
+    const { key, algorithm } = await signingKeyFor(signer, files.caKey, PLUGIN_CA_FILES.caCert);
+    const chain = splitPemBundle(files.certChain).map((p) => new x509.X509Certificate(p));
+    if (chain.length === 0) chain.push(signer);
+    if (!sameCert(chain[0]!, signer)) {
+      throw new AmbitError(
+        "AMBIT_CA_CONFIG",
+        `${PLUGIN_CA_FILES.certChain} must start with the certificate of ${PLUGIN_CA_FILES.caCert}`,
+      );
+    }
+    if (!sameCert(chain[chain.length - 1]!, root)) chain.push(root);
+    if (!(await root.verify({ publicKey: root.publicKey, signatureOnly: true }))) {
+      throw new AmbitError("AMBIT_CA_CONFIG", `${PLUGIN_CA_FILES.rootCert} is not a self-signed root`);
+    }
+    for (let i = 0; i + 1 < chain.length; i++) {
+      const issuer = chain[i + 1]!;
+      if (!issuer.getExtension(x509.BasicConstraintsExtension)?.ca) {
+        throw new AmbitError("AMBIT_CA_CONFIG", `${issuer.subject} in the CA chain is not a CA (basicConstraints)`);
+      }
+      if (!(await chain[i]!.verify({ publicKey: issuer.publicKey, signatureOnly: true }))) {
+        throw new AmbitError(
+          "AMBIT_CA_CONFIG",
+          `${chain[i]!.subject} is not signed by ${issuer.subject}: the chain does not lead to ${PLUGIN_CA_FILES.rootCert}`,
+        );
+      }
+    }
+    return new MeshCa(signer, key, algorithm, opts, { afterLeaf: chain.map(pem), rootPem: pem(root) });
+  }
+
+  /** A plug-in CA from a folder laid out as Istio's `cacerts` secret (PLUGIN_CA_FILES). */
+  static async fromPluginDir(dir: string, opts: MeshCaOptions = {}): Promise<MeshCa> {
+    const read = async (name: string) => {
+      try {
+        return await readFile(join(dir, name), "utf8");
+      } catch (e) {
+        throw new AmbitError("AMBIT_CA_CONFIG", `cannot read the plug-in CA file ${join(dir, name)}: ${String(e)}`);
+      }
+    };
+    const [caCert, caKey, certChain, rootCert] = await Promise.all(
+      [PLUGIN_CA_FILES.caCert, PLUGIN_CA_FILES.caKey, PLUGIN_CA_FILES.certChain, PLUGIN_CA_FILES.rootCert].map(read),
+    );
+    return MeshCa.fromPlugin({ caCert: caCert!, caKey: caKey!, certChain: certChain!, rootCert: rootCert! }, opts);
   }
 
   static async fromFiles(certPath: string, keyPath: string, opts: MeshCaOptions = {}): Promise<MeshCa> {
@@ -184,11 +262,11 @@ export class MeshCa {
     }
     const now = this.#now();
     const ttl = Math.min(req.ttlMs && req.ttlMs > 0 ? req.ttlMs : this.#defaultTtlMs, this.#maxTtlMs);
-    const notAfter = Math.min(now + ttl, this.#root.notAfter.getTime());
+    const notAfter = Math.min(now + ttl, this.#signer.notAfter.getTime());
     const leaf = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
       subject: "",
-      issuer: this.#root.subjectName,
+      issuer: this.#signer.subjectName,
       notBefore: new Date(now - BACKDATE_MS),
       notAfter: new Date(notAfter),
       signingAlgorithm: this.#algorithm,
@@ -199,10 +277,10 @@ export class MeshCa {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
         new x509.SubjectAlternativeNameExtension([{ type: "url", value: formatSpiffeId(id) }], true),
-        await x509.AuthorityKeyIdentifierExtension.create(this.#root.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(this.#signer.publicKey),
       ],
     });
-    return [`${leaf.toString("pem")}\n`, this.rootPem];
+    return [pem(leaf), ...this.#chainAfterLeaf];
   }
 
   /** A TLS serving certificate for the CA's own endpoint (DNS names and IPs as SANs). */
@@ -212,9 +290,9 @@ export class MeshCa {
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
       subject: `CN=${hosts[0] ?? "ambit-ca"}`,
-      issuer: this.#root.subjectName,
+      issuer: this.#signer.subjectName,
       notBefore: new Date(now),
-      notAfter: new Date(Math.min(now + ttlMs, this.#root.notAfter.getTime())),
+      notAfter: new Date(Math.min(now + ttlMs, this.#signer.notAfter.getTime())),
       signingAlgorithm: this.#algorithm,
       publicKey: keys.publicKey,
       signingKey: this.#key,
@@ -225,11 +303,41 @@ export class MeshCa {
         new x509.SubjectAlternativeNameExtension(
           hosts.map((h) => (isIP(h) ? { type: "ip" as const, value: h } : { type: "dns" as const, value: h })),
         ),
-        await x509.AuthorityKeyIdentifierExtension.create(this.#root.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(this.#signer.publicKey),
       ],
     });
-    return { keyPem: await privateKeyToPem(keys.privateKey), certPem: `${cert.toString("pem")}\n${this.rootPem}` };
+    return { keyPem: await privateKeyToPem(keys.privateKey), certPem: [pem(cert), ...this.#chainAfterLeaf].join("") };
   }
+}
+
+const pem = (c: x509.X509Certificate) => `${c.toString("pem")}\n`;
+
+function parseOne(text: string, what: string): x509.X509Certificate {
+  const [first] = splitPemBundle(text);
+  if (!first) throw new AmbitError("AMBIT_CA_CONFIG", `${what} holds no PEM certificate`);
+  return new x509.X509Certificate(first);
+}
+
+function sameCert(a: x509.X509Certificate, b: x509.X509Certificate): boolean {
+  return Buffer.from(a.rawData).equals(Buffer.from(b.rawData));
+}
+
+/** Imports the CA key and checks that `cert` is a CA whose public key matches it. */
+async function signingKeyFor(
+  cert: x509.X509Certificate,
+  keyPem: string,
+  what: string,
+): Promise<{ key: CryptoKey; algorithm: SigningAlgorithm }> {
+  const basic = cert.getExtension(x509.BasicConstraintsExtension);
+  if (!basic?.ca) throw new AmbitError("AMBIT_CA_CONFIG", `${what} is not a CA (basicConstraints)`);
+  const { key, algorithm } = await importSigningKey(keyPem);
+  const probe = new Uint8Array([1]);
+  const sig = await subtle.sign(algorithm, key, probe);
+  const pub = await cert.publicKey.export(algorithm, ["verify"]);
+  if (!(await subtle.verify(algorithm, pub, sig, probe))) {
+    throw new AmbitError("AMBIT_CA_CONFIG", `the CA key does not match ${what}`);
+  }
+  return { key, algorithm };
 }
 
 function serial(): string {
