@@ -10,6 +10,7 @@ export interface UpFlags {
   prefix?: string;
   podCidr?: string;
   serviceCidr?: string;
+  caDir?: string;
 }
 
 export function registerUp(program: Command, setExit: (code: number) => void): void {
@@ -20,6 +21,10 @@ export function registerUp(program: Command, setExit: (code: number) => void): v
     .option("--prefix <p>", "prefix of every netns, link and state path", "ambit")
     .option("--pod-cidr <cidr>", "pod addresses (default 10.88.0.0/16)")
     .option("--service-cidr <cidr>", "Service VIPs (default 10.96.0.0/16)")
+    .option(
+      "--ca-dir <dir>",
+      "plug-in CA, laid out as Istio's cacerts: ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem (default: a generated root)",
+    )
     .action(async (dir: string, flags: UpFlags) => {
       setExit(await up(resolve(dir), flags));
     });
@@ -38,6 +43,7 @@ export async function up(folder: string, flags: UpFlags): Promise<number> {
     prefix: flags.prefix ?? "ambit",
     ...(flags.podCidr ? { podCidr: flags.podCidr } : {}),
     ...(flags.serviceCidr ? { serviceCidr: flags.serviceCidr } : {}),
+    ...(flags.caDir ? { caDir: resolve(flags.caDir) } : {}),
     progress: progressTo(write),
   });
   write(summary(mesh.state(), mesh.logDir));

@@ -11,6 +11,7 @@ import { FileStore } from "../config/file-store.js";
 import { ControlPlane } from "../controlplane/control-plane.js";
 import { checkCapturePrerequisites } from "../dataplane/capture/probe.js";
 import { AmbitError } from "../errors.js";
+import { MeshCa } from "../identity/ca.js";
 import { isMeshManagedClass } from "../mesh/waypoints.js";
 import { POLICY_SPEC_VALIDATORS } from "../policy/validate.js";
 import {
@@ -46,6 +47,8 @@ export interface LocalMeshOptions {
   debounceMs?: number;
   /** How long start() waits for every pod to be ready before reporting the stragglers; default 60 s. */
   readyTimeoutMs?: number;
+  /** A plug-in CA folder in Istio's `cacerts` layout (PLUGIN_CA_FILES); default: a root generated at start. */
+  caDir?: string;
 }
 
 const TRUST_DOMAIN = "cluster.local";
@@ -108,9 +111,11 @@ export class LocalMesh {
     if (missing.length > 0) {
       throw new AmbitError("AMBIT_LOCAL_PREREQUISITES", `cannot run the mesh here:\n  ${missing.join("\n  ")}`);
     }
+    // Checked before anything is created: a bad CA folder leaves nothing to clean up.
+    const ca = o.caDir ? await MeshCa.fromPluginDir(o.caDir, { trustDomain: TRUST_DOMAIN }) : undefined;
     const mesh = new LocalMesh(o);
     try {
-      await mesh.#start();
+      await mesh.#start(ca);
     } catch (e) {
       await mesh.stop();
       throw e;
@@ -118,7 +123,7 @@ export class LocalMesh {
     return mesh;
   }
 
-  async #start(): Promise<void> {
+  async #start(ca: MeshCa | undefined): Promise<void> {
     const o = this.#o;
     const p = this.#progress;
     await teardownAll(this.prefix);
@@ -149,6 +154,7 @@ export class LocalMesh {
       store: view,
       mode: "snapshot",
       trustDomain: TRUST_DOMAIN,
+      ...(ca ? { ca } : {}),
       pushWindowMs: 5,
       logger: pino({ name: "istiod", level: "info" }, pino.destination({ dest: join(cpLog, "discovery.log") })),
     });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalMesh } from "../../src/local/local-mesh.js";
+import { LocalMesh, type LocalMeshOptions } from "../../src/local/local-mesh.js";
 import type { StatePod } from "../../src/local/state-file.js";
 import { leftovers } from "../../src/runtime/index.js";
 import { cidrsFor, waitFor } from "./support.js";
@@ -16,7 +16,12 @@ export interface FolderMesh {
   stop(): Promise<void>;
 }
 
-export async function startFolderMesh(yaml: string, prefix: string, cidrSalt: number): Promise<FolderMesh> {
+export async function startFolderMesh(
+  yaml: string,
+  prefix: string,
+  cidrSalt: number,
+  extra: Partial<LocalMeshOptions> = {},
+): Promise<FolderMesh> {
   const dir = mkdtempSync(join(tmpdir(), "ambit-e2e-"));
   writeFileSync(join(dir, "folder.yaml"), yaml);
   const mesh = await LocalMesh.start({
@@ -27,6 +32,7 @@ export async function startFolderMesh(yaml: string, prefix: string, cidrSalt: nu
     debounceMs: 20,
     stateRoot: join(dir, "run"),
     logDir: join(dir, "logs"),
+    ...extra,
   });
   return {
     dir,

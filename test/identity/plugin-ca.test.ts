@@ -4,7 +4,7 @@
 // mesh root store".
 
 import assert from "node:assert/strict";
-import { randomBytes, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,45 +15,11 @@ import type { CertSource } from "../../src/dataplane/hbone/tls.js";
 import { isAmbitError } from "../../src/errors.js";
 import { MeshCa, PLUGIN_CA_FILES, type PluginCaPem } from "../../src/identity/ca.js";
 import { createCsr } from "../../src/identity/csr.js";
-import { EC_P256, generateP256, importSigningKey, privateKeyToPem, x509 } from "../../src/identity/x509.js";
 import { closeServer, dialLoopback, echoOrigin, readAll } from "../hbone/harness.js";
+import { pluginFiles } from "./plugin-files.js";
 
 const FOO = "spiffe://cluster.local/ns/default/sa/foo";
 const BAR = "spiffe://cluster.local/ns/default/sa/bar";
-const DAY = 86_400_000;
-const pem = (c: x509.X509Certificate) => `${c.toString("pem")}\n`;
-
-/** A root and the plug-in files of an intermediate it signed (what `make -f Makefile.selfsigned.mk` produces). */
-async function pluginFiles(root: MeshCa, name: string): Promise<PluginCaPem> {
-  const { key: rootKey } = await importSigningKey(await root.exportRootKeyPem());
-  const rootCert = new x509.X509Certificate(root.rootPem);
-  const keys = await generateP256();
-  const now = Date.now();
-  const intermediate = await x509.X509CertificateGenerator.create({
-    serialNumber: randomBytes(8)
-      .toString("hex")
-      .replace(/^[89a-f]/, "1"),
-    subject: `O=Istio, CN=Intermediate CA ${name}`,
-    issuer: rootCert.subjectName,
-    notBefore: new Date(now - DAY),
-    notAfter: new Date(now + 365 * DAY),
-    signingAlgorithm: EC_P256,
-    publicKey: keys.publicKey,
-    signingKey: rootKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(rootCert.publicKey),
-    ],
-  });
-  return {
-    caCert: pem(intermediate),
-    caKey: await privateKeyToPem(keys.privateKey),
-    certChain: pem(intermediate) + root.rootPem,
-    rootCert: root.rootPem,
-  };
-}
 
 async function workload(ca: MeshCa, identity: string): Promise<{ source: CertSource; chain: string[] }> {
   const { keyPem, csrPem } = await createCsr(identity);
