@@ -11,6 +11,7 @@ export interface UpFlags {
   podCidr?: string;
   serviceCidr?: string;
   caDir?: string;
+  trustDomain?: string;
 }
 
 export function registerUp(program: Command, setExit: (code: number) => void): void {
@@ -21,6 +22,11 @@ export function registerUp(program: Command, setExit: (code: number) => void): v
     .option("--prefix <p>", "prefix of every netns, link and state path", "ambit")
     .option("--pod-cidr <cidr>", "pod addresses (default 10.88.0.0/16)")
     .option("--service-cidr <cidr>", "Service VIPs (default 10.96.0.0/16)")
+    .option(
+      "--trust-domain <td>",
+      "SPIFFE trust domain of workload identities (MeshConfig trustDomain)",
+      "cluster.local",
+    )
     .option(
       "--ca-dir <dir>",
       "plug-in CA, laid out as Istio's cacerts: ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem (default: a generated root)",
@@ -44,6 +50,7 @@ export async function up(folder: string, flags: UpFlags): Promise<number> {
     ...(flags.podCidr ? { podCidr: flags.podCidr } : {}),
     ...(flags.serviceCidr ? { serviceCidr: flags.serviceCidr } : {}),
     ...(flags.caDir ? { caDir: resolve(flags.caDir) } : {}),
+    ...(flags.trustDomain ? { trustDomain: flags.trustDomain } : {}),
     progress: progressTo(write),
   });
   write(summary(mesh.state(), mesh.logDir));

@@ -12,6 +12,7 @@ import { ControlPlane } from "../controlplane/control-plane.js";
 import { checkCapturePrerequisites } from "../dataplane/capture/probe.js";
 import { AmbitError } from "../errors.js";
 import { MeshCa } from "../identity/ca.js";
+import { DEFAULT_TRUST_DOMAIN, isValidTrustDomain } from "../identity/spiffe.js";
 import { isMeshManagedClass } from "../mesh/waypoints.js";
 import { POLICY_SPEC_VALIDATORS } from "../policy/validate.js";
 import {
@@ -49,9 +50,9 @@ export interface LocalMeshOptions {
   readyTimeoutMs?: number;
   /** A plug-in CA folder in Istio's `cacerts` layout (PLUGIN_CA_FILES); default: a root generated at start. */
   caDir?: string;
+  /** The SPIFFE trust domain of workload identities (MeshConfig `trustDomain`); default `cluster.local`. */
+  trustDomain?: string;
 }
-
-const TRUST_DOMAIN = "cluster.local";
 
 export function defaultLogDir(prefix: string): string {
   return join("/var/log/ambit", prefix);
@@ -78,6 +79,8 @@ export class LocalMesh {
   readonly agents = new Map<string, NodeAgent>();
   readonly waypoints = new Map<string, WaypointPod>();
   readonly logDir: string;
+  /** SPIFFE trust domain of every workload identity. */
+  readonly trustDomain: string;
   readonly #o: LocalMeshOptions;
   readonly #progress: Progress;
   readonly #stateRoot: string;
@@ -96,6 +99,7 @@ export class LocalMesh {
     this.prefix = o.prefix ?? DEFAULT_PREFIX;
     this.folder = o.folder;
     this.logDir = o.logDir ?? defaultLogDir(this.prefix);
+    this.trustDomain = o.trustDomain ?? DEFAULT_TRUST_DOMAIN;
     this.#progress = o.progress ?? silentProgress;
     this.#stateRoot = o.stateRoot ?? STATE_ROOT;
     this.#capture = new CaptureManager(this.cluster, this.agents, (m) => this.#progress.failed(m));
@@ -111,8 +115,15 @@ export class LocalMesh {
     if (missing.length > 0) {
       throw new AmbitError("AMBIT_LOCAL_PREREQUISITES", `cannot run the mesh here:\n  ${missing.join("\n  ")}`);
     }
-    // Checked before anything is created: a bad CA folder leaves nothing to clean up.
-    const ca = o.caDir ? await MeshCa.fromPluginDir(o.caDir, { trustDomain: TRUST_DOMAIN }) : undefined;
+    // Checked before anything is created: a bad trust domain or CA folder leaves nothing to clean up.
+    const trustDomain = o.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+    if (!isValidTrustDomain(trustDomain)) {
+      throw new AmbitError(
+        "AMBIT_LOCAL_CONFIG",
+        `invalid trust domain "${trustDomain}" (a DNS-like name, e.g. example.org)`,
+      );
+    }
+    const ca = o.caDir ? await MeshCa.fromPluginDir(o.caDir, { trustDomain }) : undefined;
     const mesh = new LocalMesh(o);
     try {
       await mesh.#start(ca);
@@ -153,7 +164,7 @@ export class LocalMesh {
       folder: o.folder,
       store: view,
       mode: "snapshot",
-      trustDomain: TRUST_DOMAIN,
+      trustDomain: this.trustDomain,
       ...(ca ? { ca } : {}),
       pushWindowMs: 5,
       logger: pino({ name: "istiod", level: "info" }, pino.destination({ dest: join(cpLog, "discovery.log") })),
@@ -170,7 +181,7 @@ export class LocalMesh {
         rootPem: cp.ca.rootPem,
         token: this.#token(node),
         logDir: this.logDir,
-        trustDomain: TRUST_DOMAIN,
+        trustDomain: this.trustDomain,
         connectApp: this.#capture.connectApp,
       });
       this.agents.set(node, agent);
@@ -420,7 +431,7 @@ export class LocalMesh {
       ca: `127.0.0.1:${cp.caPort}`,
       rootPem: cp.ca.rootPem,
       token: this.#token(pod.node),
-      trustDomain: TRUST_DOMAIN,
+      trustDomain: this.trustDomain,
       logDir: this.logDir,
     });
     this.waypoints.set(`${namespace}/${gateway}`, wp);
