@@ -16,6 +16,7 @@ import { loadInput } from "./input.js";
 export interface CheckFlags {
   file: string[];
   snapshot?: boolean;
+  trustDomain?: string;
   output?: string;
   from?: string;
   fromPrincipal?: string;

@@ -3,6 +3,7 @@ import { compareDiagnostics, type Diagnostic } from "../api/diagnostic.js";
 import { loadManifests } from "../api/load.js";
 import { readManifestPaths } from "../config/files.js";
 import { AmbitError } from "../errors.js";
+import { isValidTrustDomain } from "../identity/spiffe.js";
 import { analyze } from "../mesh/diagnostics.js";
 import { MeshModel } from "../mesh/model.js";
 import { POLICY_SPEC_VALIDATORS } from "../policy/validate.js";
@@ -10,6 +11,8 @@ import { POLICY_SPEC_VALIDATORS } from "../policy/validate.js";
 export interface InputOptions {
   file: string[];
   snapshot?: boolean;
+  /** MeshConfig trustDomain; default cluster.local. */
+  trustDomain?: string;
 }
 
 export interface LoadedInput {
@@ -29,8 +32,14 @@ export function loadInput(options: InputOptions): LoadedInput {
     const what = read.unreadable.map((u) => `${u.path} (${u.error})`).join(", ");
     throw new AmbitError("AMBIT_CLI_UNREADABLE", `cannot read ${what}`);
   }
+  if (options.trustDomain !== undefined && !isValidTrustDomain(options.trustDomain)) {
+    throw new AmbitError("AMBIT_CLI_USAGE", `--trust-domain: "${options.trustDomain}" is not a valid trust domain`);
+  }
   const loaded = loadManifests(read.texts, POLICY_SPEC_VALIDATORS);
-  const model = MeshModel.build(loaded.objects, { mode: options.snapshot ? "snapshot" : "plan" });
+  const model = MeshModel.build(loaded.objects, {
+    mode: options.snapshot ? "snapshot" : "plan",
+    ...(options.trustDomain ? { trustDomain: options.trustDomain } : {}),
+  });
   let all: Diagnostic[] | undefined;
   return {
     model,

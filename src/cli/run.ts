@@ -27,6 +27,7 @@ export interface CliResult {
 interface InputFlags {
   file: string[];
   snapshot?: boolean;
+  trustDomain?: string;
   output?: string;
   namespace?: string;
   allNamespaces?: boolean;
@@ -59,7 +60,8 @@ export async function runCli(argv: ReadonlyArray<string>): Promise<CliResult> {
 function withInput(cmd: Command): Command {
   return cmd
     .requiredOption("-f, --file <path...>", "manifest files or folders (recursively); - reads standard input")
-    .option("--snapshot", "the input is a dump of a live cluster: status fields are the truth", false);
+    .option("--snapshot", "the input is a dump of a live cluster: status fields are the truth", false)
+    .option("--trust-domain <td>", "MeshConfig trustDomain of workload identities (default cluster.local)");
 }
 
 function buildProgram(out: CliResult): Command {

@@ -112,6 +112,21 @@ describe("ambit check on bookinfo with its waypoint", () => {
     assert.equal(out.hops[1].identity, "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings");
   });
 
+  // data-plane.md §1.2 "Identity format": identities live in the mesh's trust domain; principals written for
+  // cluster.local do not match another one (Istio needs trustDomainAliases for that).
+  test("--trust-domain puts identities in that domain, so cluster.local principals stop matching", async () => {
+    const args = ["-f", B, "--from", "pod/bookinfo/productpage-v1", "--to", "service/bookinfo/reviews:9080"];
+    const r = await check([...args, "--trust-domain", "example.org", "-o", "json"]);
+    assert.equal(r.exitCode, 1, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.hops[0].identity, "spiffe://example.org/ns/bookinfo/sa/bookinfo-productpage");
+    assert.equal(out.deniedAt, "destination ztunnel");
+    assert.deepEqual(out.unmatchedAllowPolicies, ["bookinfo/reviews-callers"]);
+    const bad = await check([...args, "--trust-domain", "Not A Domain"]);
+    assert.equal(bad.exitCode, 64);
+    assert.match(bad.stderr, /--trust-domain: "Not A Domain" is not a valid trust domain/);
+  });
+
   test("--from-principal stands for a captured client with that identity", async () => {
     const r = await check([
       "-f",
