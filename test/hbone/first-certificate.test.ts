@@ -65,6 +65,28 @@ describe("HboneServer: certificate still being issued", () => {
     }
   });
 
+  it("unusable key material refuses that connection and the server keeps serving with a good one", async () => {
+    let broken = true;
+    const pair = await startPair({
+      server: {
+        certs: () => (broken ? { key: "not a key", cert: "not a certificate", ca: "nothing" } : pair.serverCert),
+      },
+    });
+    const rejected: AmbitError[] = [];
+    pair.server.on("rejected", (e) => rejected.push(e));
+    try {
+      const req = { address: pair.address, target: `127.0.0.1:${echo.port}`, expectedIdentities: [SERVER_ID] };
+      await assert.rejects(pair.pool.connect(req));
+      assert.ok(isAmbitError(rejected[0], "AMBIT_HBONE_NO_CERTIFICATE"), String(rejected[0]));
+      broken = false;
+      const stream = await pair.pool.connect(req);
+      stream.end("recovered");
+      assert.equal((await readAll(stream)).toString(), "recovered");
+    } finally {
+      await pair.close();
+    }
+  });
+
   it("a failed issuance refuses the connection instead of serving without a certificate", async () => {
     const pair = await startPair({ server: { certs: () => Promise.reject(new Error("CA unreachable")) } });
     const rejected: AmbitError[] = [];

@@ -224,25 +224,27 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     raw.on("error", onEarlyError);
     raw.setNoDelay(true);
     raw.setKeepAlive(true, TCP_KEEPALIVE_MS);
-    let src: CertSource;
+    const remote = `${raw.remoteAddress ?? ""}:${raw.remotePort ?? ""}`;
     try {
       const pending = this.#opts.certs();
-      src = pending instanceof Promise ? await within(pending, this.#opts.certWaitMs ?? HANDSHAKE_TIMEOUT_MS) : pending;
+      const src =
+        pending instanceof Promise ? await within(pending, this.#opts.certWaitMs ?? HANDSHAKE_TIMEOUT_MS) : pending;
+      if (raw.destroyed || this.#draining) {
+        raw.destroy();
+        return;
+      }
+      if (src !== this.#servingSrc) {
+        // Unusable key material throws here and refuses this connection; the previous context stays.
+        this.#tls.setSecureContext(secureContextOptions(src));
+        this.#servingSrc = src;
+      }
     } catch (e) {
       raw.destroy();
       this.#reject(
         new AmbitError("AMBIT_HBONE_NO_CERTIFICATE", `no workload certificate to serve with: ${String(e)}`),
-        `${raw.remoteAddress ?? ""}:${raw.remotePort ?? ""}`,
+        remote,
       );
       return;
-    }
-    if (raw.destroyed || this.#draining) {
-      raw.destroy();
-      return;
-    }
-    if (src !== this.#servingSrc) {
-      this.#servingSrc = src;
-      this.#tls.setSecureContext(secureContextOptions(src));
     }
     raw.off("error", onEarlyError);
     this.#tls.emit("connection", raw);
