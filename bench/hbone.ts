@@ -1,6 +1,7 @@
 // HBONE benchmark on loopback, three processes: the origins (apps), the HBONE server, and the client side (pool,
 // client-side tunnel listener, load generator); each tunnelled number is measured next to the same workload sent
-// directly to the origin in the same run.
+// directly to the origin, and through nginx stream proxies (TLS-terminating and plain) when nginx and its stream
+// module are installed (apt-get install nginx-light libnginx-mod-stream), in the same run.
 //   npm run bench:hbone                 (1 GiB bulk)
 //   HBONE_BENCH_BYTES=268435456 npm run bench:hbone   (quicker)
 //   HBONE_BENCH_ONLY=a,c npm run bench:hbone          (only bulk and connection rate)
