@@ -3,7 +3,7 @@
 // token, and its L7 config over xDS (data-plane.md §3.5).
 import { listenServerInNetns } from "../dataplane/capture/listeners.js";
 import { Waypoint } from "../dataplane/waypoint/index.js";
-import { certSource } from "../dataplane/ztunnel/peers.js";
+import { certSource, servingSource } from "../dataplane/ztunnel/peers.js";
 import { AmbitError } from "../errors.js";
 import { GrpcCertificateClient } from "../identity/cert-client.js";
 import { CertificateManager } from "../identity/cert-manager.js";
@@ -51,10 +51,7 @@ export class WaypointPod {
         return certSource(cert);
       },
       // A tunnel that arrives while the first certificate is being issued waits for it.
-      servingCerts: () => {
-        const cert = this.#certs.peek(this.#identity);
-        return cert ? certSource(cert) : this.#certs.get(this.#identity).then(certSource);
-      },
+      servingCerts: () => servingSource(this.#certs, this.#identity),
       trustDomain: o.trustDomain,
       accessLog: (line) => this.#log.write(line),
       listen: (server, port) => listenServerInNetns(server, o.pod.netns, { port, host: o.pod.ip }),

@@ -57,3 +57,52 @@ export async function waypointsReady(mesh: LocalMesh, count: number): Promise<vo
     await waitFor(`${wp.name} ready`, async () => (await fetch(`http://${wp.readiness}/healthz/ready`)).ok);
   }
 }
+
+/**
+ * An ambient namespace with a `server` pod on node-2 answering `reply` on 8080 behind Service `server` (port 80),
+ * and an idle `client` pod on node-1: the smallest folder where a call crosses nodes over HBONE.
+ */
+export function crossNodeFolder(namespace: string, reply: string): string {
+  return `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${namespace}
+  labels: {istio.io/dataplane-mode: ambient}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: server
+  namespace: ${namespace}
+  labels: {app: server}
+spec:
+  serviceAccountName: server
+  nodeName: node-2
+  containers:
+  - name: main
+    command: ["node", "-e", "require('http').createServer((q,s)=>s.end(${JSON.stringify(reply).replaceAll('"', "'")})).listen(8080)"]
+    readinessProbe: {httpGet: {port: 8080}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: server
+  namespace: ${namespace}
+spec:
+  selector: {app: server}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+  namespace: ${namespace}
+spec:
+  serviceAccountName: client
+  nodeName: node-1
+  containers:
+  - name: main
+    command: ["sleep", "infinity"]
+`;
+}

@@ -9,54 +9,13 @@ import { after, before, describe, it } from "node:test";
 import { MeshCa } from "../../src/identity/ca.js";
 import { splitPemBundle } from "../../src/identity/x509.js";
 import { pluginFiles, writePluginDir } from "../identity/plugin-files.js";
-import { type FolderMesh, startFolderMesh } from "./folder-mesh.js";
+import { crossNodeFolder, type FolderMesh, startFolderMesh } from "./folder-mesh.js";
 import { inPod, prefixFor, skipReason, waitFor } from "./support.js";
 
 const reason = await skipReason();
 const PREFIX = prefixFor("c");
 
-const FOLDER = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: plug
-  labels: {istio.io/dataplane-mode: ambient}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: server
-  namespace: plug
-  labels: {app: server}
-spec:
-  serviceAccountName: server
-  nodeName: node-2
-  containers:
-  - name: main
-    command: ["node", "-e", "require('http').createServer((q,s)=>s.end('signed by the intermediate')).listen(8080)"]
-    readinessProbe: {httpGet: {port: 8080}}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: server
-  namespace: plug
-spec:
-  selector: {app: server}
-  ports:
-  - {name: http, port: 80, targetPort: 8080}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  namespace: plug
-spec:
-  serviceAccountName: client
-  nodeName: node-1
-  containers:
-  - name: main
-    command: ["sleep", "infinity"]
-`;
+const FOLDER = crossNodeFolder("plug", "signed by the intermediate");
 
 describe("ambit up --ca-dir: a plug-in intermediate CA", { skip: reason }, () => {
   let fm: FolderMesh;

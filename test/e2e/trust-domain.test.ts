@@ -8,55 +8,14 @@ import { after, before, describe, it } from "node:test";
 import { isAmbitError } from "../../src/errors.js";
 import { splitPemBundle } from "../../src/identity/x509.js";
 import { LocalMesh } from "../../src/local/local-mesh.js";
-import { type FolderMesh, startFolderMesh } from "./folder-mesh.js";
+import { crossNodeFolder, type FolderMesh, startFolderMesh } from "./folder-mesh.js";
 import { inPod, prefixFor, skipReason, waitFor } from "./support.js";
 
 const reason = await skipReason();
 const PREFIX = prefixFor("t");
 const TD = "example.org";
 
-const FOLDER = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: td
-  labels: {istio.io/dataplane-mode: ambient}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: server
-  namespace: td
-  labels: {app: server}
-spec:
-  serviceAccountName: server
-  nodeName: node-2
-  containers:
-  - name: main
-    command: ["node", "-e", "require('http').createServer((q,s)=>s.end('ok')).listen(8080)"]
-    readinessProbe: {httpGet: {port: 8080}}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: server
-  namespace: td
-spec:
-  selector: {app: server}
-  ports:
-  - {name: http, port: 80, targetPort: 8080}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  namespace: td
-spec:
-  serviceAccountName: client
-  nodeName: node-1
-  containers:
-  - name: main
-    command: ["sleep", "infinity"]
-`;
+const FOLDER = crossNodeFolder("td", "ok");
 
 const allowOnly = (principal: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

@@ -9,13 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { HbonePool } from "../../src/dataplane/hbone/pool.js";
-import { HboneServer } from "../../src/dataplane/hbone/server.js";
 import type { CertSource } from "../../src/dataplane/hbone/tls.js";
 import { isAmbitError } from "../../src/errors.js";
 import { MeshCa, PLUGIN_CA_FILES, type PluginCaPem } from "../../src/identity/ca.js";
 import { createCsr } from "../../src/identity/csr.js";
-import { closeServer, dialLoopback, echoOrigin, readAll } from "../hbone/harness.js";
+import { closeServer, echoOrigin, readAll, startPair } from "../hbone/harness.js";
 import { pluginFiles } from "./plugin-files.js";
 
 const FOO = "spiffe://cluster.local/ns/default/sa/foo";
@@ -58,26 +56,17 @@ describe("plug-in CA (intermediate signing)", () => {
     const client = await workload(a, FOO);
     const server = await workload(b, BAR);
     const echo = await echoOrigin();
-    const hbone = new HboneServer({
-      port: 0,
-      host: "127.0.0.1",
-      certs: () => server.source,
-      trustDomain: "cluster.local",
-      connectUpstream: dialLoopback,
-    });
-    await hbone.start();
-    const pool = new HbonePool({ certs: () => client.source });
+    const pair = await startPair({ server: { certs: () => server.source }, pool: { certs: () => client.source } });
     try {
-      const t = await pool.connect({
-        address: `127.0.0.1:${hbone.port}`,
+      const t = await pair.pool.connect({
+        address: pair.address,
         target: `127.0.0.1:${echo.port}`,
         expectedIdentities: [BAR],
       });
       t.end("across intermediates");
       assert.equal((await readAll(t)).toString(), "across intermediates");
     } finally {
-      await pool.close();
-      await hbone.stop();
+      await pair.close();
       await closeServer(echo.server);
     }
   });
@@ -86,25 +75,19 @@ describe("plug-in CA (intermediate signing)", () => {
     const a = await MeshCa.fromPlugin(clusterA, { authorizer: () => true });
     const server = await workload(a, BAR);
     const leafOnly = await workload(a, FOO);
-    const hbone = new HboneServer({
-      port: 0,
-      host: "127.0.0.1",
-      certs: () => server.source,
-      trustDomain: "cluster.local",
-      connectUpstream: dialLoopback,
+    const pair = await startPair({
+      server: { certs: () => server.source },
+      pool: { certs: () => ({ ...leafOnly.source, cert: leafOnly.chain[0]! }) },
     });
-    await hbone.start();
-    const pool = new HbonePool({ certs: () => ({ ...leafOnly.source, cert: leafOnly.chain[0]! }) });
     const refused: string[] = [];
-    hbone.on("rejected", (e) => refused.push(e.code));
+    pair.server.on("rejected", (e) => refused.push(e.code));
     try {
       await assert.rejects(
-        pool.connect({ address: `127.0.0.1:${hbone.port}`, target: "127.0.0.1:9", expectedIdentities: [BAR] }),
+        pair.pool.connect({ address: pair.address, target: "127.0.0.1:9", expectedIdentities: [BAR] }),
       );
       assert.deepEqual(refused, ["AMBIT_HBONE_PEER_UNTRUSTED"]);
     } finally {
-      await pool.close();
-      await hbone.stop();
+      await pair.close();
     }
   });
 

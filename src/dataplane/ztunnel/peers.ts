@@ -1,6 +1,6 @@
 // What telemetry says about a workload or service, and the `baggage` that carries the same facts across HBONE.
 
-import type { WorkloadCertificate } from "../../identity/cert-manager.js";
+import type { CertificateManager, WorkloadCertificate } from "../../identity/cert-manager.js";
 import { tryParseSpiffeId } from "../../identity/spiffe.js";
 import { baggageHeader } from "../hbone/headers.js";
 import type { CertSource } from "../hbone/tls.js";
@@ -75,6 +75,12 @@ export function peerFromBaggage(header: string | string[] | undefined, principal
 const sources = new WeakMap<WorkloadCertificate, CertSource>();
 
 /** One CertSource per certificate, so the HBONE layer's per-source TLS context cache hits. */
+/** What an HBONE listener serves for `identity`: the cached certificate, or the one being issued. */
+export function servingSource(certs: CertificateManager, identity: string): CertSource | Promise<CertSource> {
+  const cert = certs.peek(identity);
+  return cert ? certSource(cert) : certs.get(identity).then(certSource);
+}
+
 export function certSource(cert: WorkloadCertificate): CertSource {
   let src = sources.get(cert);
   if (!src) {

@@ -13,7 +13,7 @@ import type { OriginalDestination, ProxyContext } from "./context.js";
 import { inboundConnector } from "./inbound.js";
 import { handleInboundPlaintext } from "./inbound-plaintext.js";
 import { dialTcp, handleOutbound } from "./outbound.js";
-import { certSource } from "./peers.js";
+import { certSource, servingSource } from "./peers.js";
 
 export interface PodSockets {
   /** Listening, inside the pod's netns: captured outbound connections (15001). */
@@ -139,9 +139,7 @@ export class PodProxy {
 
   /** The certificate inbound HBONE serves: the cached one, or the one being issued (ztunnel waits for it too). */
   #servingCerts(): CertSource | Promise<CertSource> {
-    const id = this.#identity();
-    const cert = this.#ctx.certificates.peek(id);
-    return cert ? certSource(cert) : this.#ctx.certificates.get(id).then(certSource);
+    return servingSource(this.#ctx.certificates, this.#identity());
   }
 
   #identity(): string {
